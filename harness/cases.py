@@ -1,0 +1,408 @@
+"""The case-file schema (v1): loading, validation, and errors that name file, case and field.
+
+A case file is YAML read with a safe loader. File-level errors (bad YAML, unknown keys, a missing
+model) make the whole file unusable; an error inside one case only breaks that case, so the other
+cases of the file still run. See README, "Case files", for the format.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import yaml
+
+from .errors import CaseFileError, ImageError
+from .geometry import RLE, polygons_to_rle, rle_area, rle_from_counts
+
+TASKS = ("detect", "segment")
+FILE_KEYS = ("version", "model", "task", "predict", "thresholds", "cases")
+CASE_KEYS = ("name", "image", "tags", "thresholds", "objects")
+OBJECT_KEYS = ("class", "box", "mask", "box_iou", "mask_iou")
+THRESHOLD_KEYS = ("box_iou", "mask_iou", "max_extra")
+# Predict arguments the harness sets itself, with what to do instead.
+RESERVED_PREDICT = {
+    "source": "the image comes from each case's `image`",
+    "device": "choose the device with --harness-device or the harness_device ini option",
+    "retina_masks": "masks are always computed at the original image resolution",
+    "stream": "the harness collects results itself",
+    "verbose": "the harness controls Ultralytics' logging",
+    "save": "the harness writes no Ultralytics run folders",
+    "show": "the harness runs headless",
+}
+CASE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+TAG_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# A model value with one of these endings, or a slash, is a file path relative to the case file.
+MODEL_SUFFIXES = (".pt", ".pth", ".onnx", ".engine", ".torchscript", ".tflite", ".mlpackage", "_model", ".xml")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Pass criteria. Built-in defaults: IoU 0.5 (the common detection threshold), no extra objects."""
+
+    box_iou: float = 0.5
+    mask_iou: float = 0.5
+    max_extra: int = 0
+
+    def override(self, values: Mapping[str, Any]) -> Thresholds:
+        """A copy with the given keys replaced (keys already validated)."""
+        return replace(self, **dict(values))
+
+
+@dataclass(frozen=True)
+class MaskSpec:
+    """An expected mask as written in the case file; rasterised only when a case is evaluated."""
+
+    polygons: tuple[tuple[float, ...], ...] | None = None
+    rle: RLE | None = None
+    png: Path | None = None
+
+    def to_rle(self, height: int, width: int) -> RLE:
+        """The mask as RLE at the image's full resolution."""
+        if self.polygons is not None:
+            return polygons_to_rle(self.polygons, height, width)
+        if self.rle is not None:
+            return self.rle
+        from .geometry import mask_to_rle
+        from .images import load_image
+
+        return mask_to_rle(load_image(self.png).any(axis=2))
+
+
+@dataclass(frozen=True)
+class ExpectedObject:
+    """An object the model must find, with its resolved thresholds."""
+
+    class_name: str
+    box: tuple[float, float, float, float]
+    box_iou: float
+    mask_iou: float
+    mask: MaskSpec | None = None
+
+
+@dataclass(frozen=True)
+class Case:
+    """One golden case: an image and everything that must be found on it."""
+
+    name: str
+    file: Path
+    image: Path
+    image_size: tuple[int, int]  # (width, height) as displayed
+    tags: tuple[str, ...]
+    objects: tuple[ExpectedObject, ...]
+    max_extra: int
+    model: str | None
+    task: str | None
+    predict: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BrokenCase:
+    """A case that cannot run as written; reported as an error, never skipped."""
+
+    name: str
+    error: CaseFileError
+
+
+@dataclass(frozen=True)
+class CaseFile:
+    """A loaded case file: file-level defaults and its cases."""
+
+    path: Path
+    model: str | None
+    task: str | None
+    predict: Mapping[str, Any]
+    thresholds: Thresholds
+    cases: tuple[Case | BrokenCase, ...]
+
+
+class _Fields:
+    """Validation helpers that raise a CaseFileError naming the file, the case and the field."""
+
+    def __init__(self, path: Path, case: str | None = None):
+        self.path = path
+        self.case = case
+
+    def error(self, field_name: str, message: str) -> CaseFileError:
+        return CaseFileError(self.path, message, case=self.case, field=field_name)
+
+    def mapping(self, value: Any, field_name: str, allowed: tuple[str, ...]) -> dict:
+        if not isinstance(value, dict):
+            raise self.error(field_name, f"expected a mapping, got {_describe(value)}")
+        for key in value:
+            if key not in allowed:
+                hint = difflib.get_close_matches(str(key), allowed, n=1)
+                suggestion = f"; did you mean {hint[0]!r}?" if hint else f"; allowed: {', '.join(allowed)}"
+                where = f"{field_name}.{key}" if field_name else str(key)
+                raise self.error(where, f"unknown key{suggestion}")
+        return value
+
+    def string(self, value: Any, field_name: str) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise self.error(field_name, f"expected a non-empty string, got {_describe(value)}")
+        return value
+
+    def number(self, value: Any, field_name: str, *, low: float | None = None, high: float | None = None) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise self.error(field_name, f"expected a finite number, got {_describe(value)}")
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise self.error(field_name, f"{value} is outside [{low}, {high}]")
+        return float(value)
+
+    def thresholds(self, value: Any, field_name: str, base: Thresholds) -> Thresholds:
+        values = self.mapping(value, field_name, THRESHOLD_KEYS)
+        checked: dict[str, Any] = {}
+        for key in ("box_iou", "mask_iou"):
+            if key in values:
+                checked[key] = self.number(values[key], f"{field_name}.{key}", low=0.0, high=1.0)
+        if "max_extra" in values:
+            extra = values["max_extra"]
+            if isinstance(extra, bool) or not isinstance(extra, int) or extra < 0:
+                raise self.error(f"{field_name}.max_extra", f"expected a whole number >= 0, got {_describe(extra)}")
+            checked["max_extra"] = extra
+        return base.override(checked)
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
+
+
+def load_case_file(path: Path, *, defaults: Thresholds = Thresholds(), check_model: bool = True) -> CaseFile:
+    """Read and validate a case file.
+
+    Raises:
+        CaseFileError: the file as a whole is unusable. Errors inside one case are returned as a
+        ``BrokenCase`` in ``CaseFile.cases`` instead, so the file's other cases still run.
+    """
+    fields = _Fields(path)
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise CaseFileError(path, f"invalid YAML: {_yaml_problem(exc)}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CaseFileError(path, f"cannot read the file: {exc}") from None
+    document = fields.mapping(document, "", FILE_KEYS)
+    if "cases" not in document:
+        raise fields.error("cases", "missing: list the cases, each with name, image and objects")
+    if document.get("version", 1) != 1:
+        raise fields.error("version", f"this harness reads case-file version 1, got {document['version']!r}")
+
+    model = _model(fields, document.get("model"), path, check_model)
+    task = document.get("task")
+    if task is not None and task not in TASKS:
+        raise fields.error("task", f"expected one of {', '.join(TASKS)}, got {_describe(task)}")
+    predict = MappingProxyType(_predict(fields, document.get("predict", {})))
+    thresholds = fields.thresholds(document.get("thresholds", {}), "thresholds", defaults)
+
+    raw_cases = document["cases"]
+    if not isinstance(raw_cases, list):
+        raise fields.error("cases", f"expected a list of cases, got {_describe(raw_cases)}")
+    cases: list[Case | BrokenCase] = []
+    seen: dict[str, int] = {}
+    for index, raw in enumerate(raw_cases):
+        name = raw.get("name") if isinstance(raw, dict) else None
+        label = name if isinstance(name, str) and name else f"cases[{index}]"
+        try:
+            if label in seen:
+                raise CaseFileError(
+                    path, f"duplicate case name (first at cases[{seen[label]}])", case=label, field="name"
+                )
+            seen[label] = index
+            cases.append(_case(path, raw, label, model, task, predict, thresholds))
+        except CaseFileError as exc:
+            taken = {c.name for c in cases}
+            cases.append(BrokenCase(label if label not in taken else f"cases[{index}]", exc))
+    return CaseFile(path, model, task, predict, thresholds, tuple(cases))
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}" if mark else problem
+
+
+def _model(fields: _Fields, value: Any, path: Path, check: bool) -> str | None:
+    if value is None:
+        return None
+    spec = fields.string(value, "model")
+    candidate = (path.parent / spec).resolve()
+    if candidate.exists():
+        return str(candidate)
+    if "/" in spec or "\\" in spec:
+        if check:
+            raise fields.error("model", f"file not found: {spec} (looked for {candidate})")
+        return str(candidate)
+    return spec  # a name Ultralytics resolves itself
+
+
+def _predict(fields: _Fields, value: Any) -> dict:
+    if not isinstance(value, dict):
+        raise fields.error("predict", f"expected a mapping of Ultralytics predict arguments, got {_describe(value)}")
+    from ultralytics.cfg import DEFAULT_CFG_DICT
+
+    for key in value:
+        if key in RESERVED_PREDICT:
+            raise fields.error(f"predict.{key}", f"set by the harness: {RESERVED_PREDICT[key]}")
+        if key not in DEFAULT_CFG_DICT:
+            hint = difflib.get_close_matches(str(key), list(DEFAULT_CFG_DICT), n=1)
+            raise fields.error(
+                f"predict.{key}",
+                "not an Ultralytics predict argument" + (f"; did you mean {hint[0]!r}?" if hint else ""),
+            )
+    return dict(value)
+
+
+def _case(
+    path: Path,
+    raw: Any,
+    label: str,
+    model: str | None,
+    task: str | None,
+    predict: Mapping[str, Any],
+    file_thresholds: Thresholds,
+) -> Case:
+    fields = _Fields(path, label)
+    raw = fields.mapping(raw, "", CASE_KEYS)
+    if "name" not in raw:
+        raise fields.error("name", "missing: every case needs a unique name")
+    name = fields.string(raw["name"], "name")
+    if not CASE_NAME.match(name):
+        raise fields.error("name", "use letters, digits, '_', '.' and '-' (it becomes part of the pytest node id)")
+    if "image" not in raw:
+        raise fields.error("image", "missing: the path of the image, relative to the case file")
+    image = (path.parent / fields.string(raw["image"], "image")).resolve()
+    try:
+        from .images import image_size
+
+        width, height = image_size(image)
+    except ImageError as exc:
+        raise fields.error("image", str(exc)) from None
+
+    tags = raw.get("tags", [])
+    if not isinstance(tags, list):
+        raise fields.error("tags", f"expected a list of tags, got {_describe(tags)}")
+    for i, tag in enumerate(tags):
+        if not isinstance(tag, str) or not TAG_NAME.match(tag):
+            raise fields.error(f"tags[{i}]", f"{tag!r} is not usable with -m: use letters, digits and '_'")
+
+    thresholds = fields.thresholds(raw.get("thresholds", {}), "thresholds", file_thresholds)
+    if "objects" not in raw:
+        raise fields.error("objects", "missing: list the expected objects, or write `objects: []` for none")
+    raw_objects = raw["objects"]
+    if not isinstance(raw_objects, list):
+        raise fields.error("objects", f"expected a list of objects, got {_describe(raw_objects)}")
+    objects = tuple(
+        _object(fields, obj, f"objects[{i}]", path, width, height, thresholds, task)
+        for i, obj in enumerate(raw_objects)
+    )
+    return Case(
+        name=name,
+        file=path,
+        image=image,
+        image_size=(width, height),
+        tags=tuple(tags),
+        objects=objects,
+        max_extra=thresholds.max_extra,
+        model=model,
+        task=task,
+        predict=predict,
+    )
+
+
+def _object(
+    fields: _Fields,
+    raw: Any,
+    where: str,
+    path: Path,
+    width: int,
+    height: int,
+    thresholds: Thresholds,
+    task: str | None,
+) -> ExpectedObject:
+    raw = fields.mapping(raw, where, OBJECT_KEYS)
+    for key in ("class", "box"):
+        if key not in raw:
+            raise fields.error(f"{where}.{key}", "missing")
+    class_name = fields.string(raw["class"], f"{where}.class")
+    box = raw["box"]
+    if not isinstance(box, list) or len(box) != 4:
+        raise fields.error(f"{where}.box", f"expected [x1, y1, x2, y2], got {_describe(box)}")
+    x1, y1, x2, y2 = (fields.number(v, f"{where}.box") for v in box)
+    if x2 <= x1 or y2 <= y1:
+        raise fields.error(f"{where}.box", f"x2 > x1 and y2 > y1 are required, got {box}")
+    if x1 < 0 or y1 < 0 or x2 > width or y2 > height:
+        raise fields.error(f"{where}.box", f"{box} is outside the {width}x{height} image")
+    box_iou = fields.number(raw.get("box_iou", thresholds.box_iou), f"{where}.box_iou", low=0.0, high=1.0)
+    mask_iou = fields.number(raw.get("mask_iou", thresholds.mask_iou), f"{where}.mask_iou", low=0.0, high=1.0)
+    mask = None
+    if "mask" in raw:
+        if task == "detect":
+            raise fields.error(f"{where}.mask", "the file's task is detect, which predicts no masks")
+        mask = _mask(fields, raw["mask"], f"{where}.mask", path, width, height)
+    return ExpectedObject(class_name, (x1, y1, x2, y2), box_iou, mask_iou, mask)
+
+
+def _mask(fields: _Fields, raw: Any, where: str, path: Path, width: int, height: int) -> MaskSpec:
+    if isinstance(raw, list):
+        return MaskSpec(polygons=_polygons(fields, raw, where, width, height))
+    if isinstance(raw, dict) and "rle" in raw:
+        rle = fields.mapping(raw["rle"], f"{where}.rle", ("size", "counts"))
+        size = rle.get("size")
+        if size != [height, width]:
+            raise fields.error(f"{where}.rle.size", f"expected [{height}, {width}] (height, width), got {size!r}")
+        counts = rle.get("counts")
+        if isinstance(counts, list):
+            if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts):
+                raise fields.error(f"{where}.rle.counts", "run lengths must be whole numbers >= 0")
+            if sum(counts) != height * width:
+                raise fields.error(f"{where}.rle.counts", f"run lengths sum to {sum(counts)}, not {height}*{width}")
+        elif not isinstance(counts, str):
+            raise fields.error(
+                f"{where}.rle.counts", f"expected a COCO RLE string or run lengths, got {_describe(counts)}"
+            )
+        try:
+            spec = rle_from_counts(size, counts)
+            rle_area(spec)  # decodes the counts once, so a malformed string fails here, not mid-run
+        except Exception as exc:  # pycocotools raises bare exceptions on malformed counts
+            raise fields.error(f"{where}.rle.counts", f"not a valid COCO RLE: {exc}") from None
+        return MaskSpec(rle=spec)
+    if isinstance(raw, dict) and "png" in raw:
+        fields.mapping(raw, where, ("png",))
+        png = (path.parent / fields.string(raw["png"], f"{where}.png")).resolve()
+        from .images import image_size
+
+        try:
+            size = image_size(png)
+        except ImageError as exc:
+            raise fields.error(f"{where}.png", str(exc)) from None
+        if size != (width, height):
+            raise fields.error(f"{where}.png", f"mask is {size[0]}x{size[1]} but the image is {width}x{height}")
+        return MaskSpec(png=png)
+    raise fields.error(where, "expected a polygon [[x, y], ...], a list of polygons, {rle: ...} or {png: path}")
+
+
+def _polygons(fields: _Fields, raw: list, where: str, width: int, height: int) -> tuple[tuple[float, ...], ...]:
+    # One polygon is a list of [x, y] points; several are a list of such lists.
+    groups = [raw] if raw and isinstance(raw[0], list) and raw[0] and not isinstance(raw[0][0], list) else raw
+    polygons = []
+    for g, points in enumerate(groups):
+        here = where if len(groups) == 1 else f"{where}[{g}]"
+        if not isinstance(points, list) or len(points) < 3:
+            raise fields.error(here, "a polygon needs at least 3 [x, y] points")
+        flat: list[float] = []
+        for p, point in enumerate(points):
+            if not isinstance(point, list) or len(point) != 2:
+                raise fields.error(f"{here}[{p}]", f"expected [x, y], got {_describe(point)}")
+            x, y = (fields.number(v, f"{here}[{p}]") for v in point)
+            if not (0 <= x <= width and 0 <= y <= height):
+                raise fields.error(f"{here}[{p}]", f"point ({x:g}, {y:g}) is outside the {width}x{height} image")
+            flat += [x, y]
+        polygons.append(tuple(flat))
+    return tuple(polygons)

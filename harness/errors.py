@@ -1,0 +1,48 @@
+"""Every exception the harness raises on purpose, each saying what, where, and what to do next."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class HarnessError(Exception):
+    """Base of the harness' own errors: shown to the user as one line, without a traceback."""
+
+
+class CaseFileError(HarnessError, ValueError):
+    """A case file, or one case in it, cannot be used as written.
+
+    The message reads ``FILE: case 'NAME': FIELD: what is wrong`` so one line says where to look.
+    """
+
+    def __init__(self, path: Path | str, message: str, *, case: str | None = None, field: str | None = None):
+        self.path = Path(path)
+        self.case = case
+        self.field = field
+        self.message = message
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        parts = [display_path(self.path)]
+        if self.case is not None:
+            parts.append(f"case {self.case!r}")
+        if self.field:
+            parts.append(self.field)
+        parts.append(self.message)
+        return ": ".join(parts)
+
+
+class ModelError(HarnessError, RuntimeError):
+    """A model cannot be loaded, does not fit the case file, or fails while predicting."""
+
+
+class ImageError(HarnessError, OSError):
+    """An image cannot be read as a picture."""
+
+
+def display_path(path: Path) -> str:
+    """The path relative to the working directory when it lies below it, else as given."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,93 @@
+"""Box and mask IoU, and conversions between polygons, COCO RLE and dense masks.
+
+Conventions, the same as COCO and torchvision:
+- boxes are ``x1 y1 x2 y2`` in original-image pixels, continuous coordinates: a box covering pixel
+  columns 10..19 is ``[10, ..., 20, ...]`` and has width 10 (no "+1");
+- masks are COCO RLE dicts ``{"size": [height, width], "counts": bytes}`` at the original image's
+  resolution; polygons are rasterised by pycocotools, exactly as COCO ground truth is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from pycocotools import mask as mask_utils
+
+RLE = dict  # {"size": [height, width], "counts": bytes}
+
+
+def box_iou(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
+    """Pairwise IoU of two sets of boxes.
+
+    Args:
+        boxes_a: ``shape = (N, 4)``, ``x1 y1 x2 y2``.
+        boxes_b: ``shape = (M, 4)``, ``x1 y1 x2 y2``.
+
+    Returns:
+        ``shape = (N, M)``, values in [0, 1]. A pair whose union is empty (two zero-area boxes) has IoU 0.
+
+    Example:
+        >>> box_iou(np.array([[0, 0, 10, 10]]), np.array([[5, 0, 15, 10]]))
+        array([[0.33333333]])
+    """
+    a = np.asarray(boxes_a, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(boxes_b, dtype=np.float64).reshape(-1, 4)
+    area_a = np.clip(a[:, 2] - a[:, 0], 0, None) * np.clip(a[:, 3] - a[:, 1], 0, None)
+    area_b = np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
+    width = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
+    height = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
+    intersection = width * height
+    union = area_a[:, None] + area_b[None, :] - intersection
+    out = np.zeros_like(intersection)
+    np.divide(intersection, union, out=out, where=union > 0)
+    return out
+
+
+def mask_iou(masks_a: Sequence[RLE], masks_b: Sequence[RLE]) -> np.ndarray:
+    """Pairwise IoU of two lists of RLE masks of the same image size, ``shape = (N, M)``.
+
+    Computed on the run lengths by pycocotools, never on a resized or letterboxed copy. Two empty
+    masks have IoU 0, as in COCO.
+    """
+    if not masks_a or not masks_b:
+        return np.zeros((len(masks_a), len(masks_b)))
+    ious = mask_utils.iou(list(masks_a), list(masks_b), [0] * len(masks_b))
+    return np.asarray(ious, dtype=np.float64).reshape(len(masks_a), len(masks_b))
+
+
+def polygons_to_rle(polygons: Sequence[Sequence[float]], height: int, width: int) -> RLE:
+    """One RLE mask from one or more flat polygons ``[x1, y1, x2, y2, ...]`` (their union)."""
+    rles = mask_utils.frPyObjects([list(map(float, p)) for p in polygons], height, width)
+    return mask_utils.merge(rles)
+
+
+def mask_to_rle(mask: np.ndarray) -> RLE:
+    """RLE of a dense boolean or 0/1 mask, ``shape = (height, width)``."""
+    return mask_utils.encode(np.asfortranarray(np.asarray(mask, dtype=np.uint8)))
+
+
+def masks_to_rles(masks: np.ndarray) -> list[RLE]:
+    """RLEs of a stack of dense masks, ``shape = (N, height, width)``."""
+    if len(masks) == 0:
+        return []
+    stacked = np.asfortranarray(np.asarray(masks, dtype=np.uint8).transpose(1, 2, 0))
+    return mask_utils.encode(stacked)
+
+
+def rle_to_mask(rle: RLE) -> np.ndarray:
+    """Dense boolean mask, ``shape = (height, width)``, of one RLE."""
+    return mask_utils.decode(rle).astype(bool)
+
+
+def rle_from_counts(size: Sequence[int], counts: str | Sequence[int]) -> RLE:
+    """A pycocotools RLE from COCO's JSON form: compressed ``counts`` string or uncompressed list."""
+    height, width = int(size[0]), int(size[1])
+    if isinstance(counts, str):
+        return {"size": [height, width], "counts": counts.encode("ascii")}
+    return mask_utils.frPyObjects({"size": [height, width], "counts": list(counts)}, height, width)
+
+
+def rle_area(rle: RLE) -> int:
+    """Number of pixels in the mask."""
+    return int(mask_utils.area(rle))

@@ -1,0 +1,43 @@
+"""Reading images the way Ultralytics does: EXIF orientation applied, RGB, original resolution.
+
+Boxes and masks in case files refer to the image as displayed (EXIF orientation applied), which
+is what annotation tools show and what ``cv2.imread`` (Ultralytics' own loader) gives.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import ImageError
+
+# EXIF orientations 5-8 swap width and height when applied.
+_TRANSPOSED_ORIENTATIONS = {5, 6, 7, 8}
+_EXIF_ORIENTATION_TAG = 0x0112
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """``(width, height)`` of the displayed image, read from the header only."""
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            orientation = image.getexif().get(_EXIF_ORIENTATION_TAG, 1)
+    except FileNotFoundError:
+        raise ImageError(f"image not found: {path}") from None
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise ImageError(f"not a readable image: {path} ({exc})") from None
+    return (height, width) if orientation in _TRANSPOSED_ORIENTATIONS else (width, height)
+
+
+def load_image(path: Path) -> np.ndarray:
+    """The displayed image as RGB uint8, ``shape = (height, width, 3)``."""
+    try:
+        with Image.open(path) as image:
+            image = ImageOps.exif_transpose(image)
+            return np.asarray(image.convert("RGB"))
+    except FileNotFoundError:
+        raise ImageError(f"image not found: {path}") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise ImageError(f"cannot decode image {path}: {exc}") from None

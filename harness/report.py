@@ -1,0 +1,66 @@
+"""Readable text for case verdicts: the failure table and the end-of-run summary."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .errors import display_path
+from .matching import CaseVerdict
+
+
+def _fmt_box(box: Sequence[float]) -> str:
+    return "[" + ", ".join(f"{v:.1f}".rstrip("0").rstrip(".") for v in box) + "]"
+
+
+def _fmt_iou(value: float | None, threshold: float, checked: bool) -> str:
+    if not checked:
+        return "-"
+    if value is None:
+        return f"  -  (>= {threshold:.2f})"
+    sign = ">=" if value >= threshold else "< "
+    return f"{value:.3f} {sign} {threshold:.2f}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    return ["  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in [header, *rows]]
+
+
+def format_verdict(verdict: CaseVerdict, *, model_name: str) -> str:
+    """The failure report of one case: one row per expected object, then the unmatched predictions."""
+    case = verdict.case
+    predictions = verdict.predictions
+    lines = [
+        f"case {case.name!r} in {display_path(case.file)} failed "
+        f"(model {model_name}, image {display_path(case.image)}, {case.image_size[0]}x{case.image_size[1]})"
+    ]
+    if case.objects:
+        rows = []
+        for index, result in enumerate(verdict.objects):
+            obj = result.expected
+            j = result.prediction
+            rows.append(
+                [
+                    str(index),
+                    obj.class_name,
+                    _fmt_box(obj.box),
+                    "-" if j is None else _fmt_box(predictions.boxes[j]),
+                    "-" if result.confidence is None else f"{result.confidence:.2f}",
+                    _fmt_iou(result.box_iou, obj.box_iou, True),
+                    _fmt_iou(result.mask_iou, obj.mask_iou, result.check_mask),
+                    "ok" if result.passed else "FAIL: " + ", ".join(result.problems),
+                ]
+            )
+        header = ["#", "class", "expected box", "predicted box", "conf", "box IoU", "mask IoU", "verdict"]
+        lines += _table(header, rows)
+    else:
+        lines.append("  the case expects no objects")
+    if verdict.extras:
+        verdict_text = "FAIL" if verdict.too_many_extras else "allowed"
+        lines.append(f"unmatched predictions: {len(verdict.extras)} (max_extra {case.max_extra}: {verdict_text})")
+        rows = [
+            [str(j), predictions.class_names[j], _fmt_box(predictions.boxes[j]), f"{predictions.scores[j]:.2f}"]
+            for j in verdict.extras
+        ]
+        lines += _table(["pred", "class", "box", "conf"], rows)
+    return "\n".join(lines)
