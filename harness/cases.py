@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from .errors import CaseFileError, ImageError
-from .geometry import RLE, polygons_to_rle, rle_area, rle_from_counts
+from .geometry import RLE, compressed_rle_total, polygon_area, polygons_to_rle, rle_from_counts
 
 TASKS = ("detect", "segment")
 FILE_KEYS = ("version", "model", "task", "predict", "thresholds", "cases")
@@ -36,10 +36,8 @@ RESERVED_PREDICT = {
     "save": "the harness writes no Ultralytics run folders",
     "show": "the harness runs headless",
 }
-CASE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
-TAG_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# A model value with one of these endings, or a slash, is a file path relative to the case file.
-MODEL_SUFFIXES = (".pt", ".pth", ".onnx", ".engine", ".torchscript", ".tflite", ".mlpackage", "_model", ".xml")
+CASE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
+TAG_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -122,6 +120,19 @@ class CaseFile:
     cases: tuple[Case | BrokenCase, ...]
 
 
+class _StrictSafeLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing duplicate keys (which it would otherwise silently overwrite)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key) if isinstance(key, (str, int, float, bool)) else None
+        return super().construct_mapping(node, deep=deep)
+
+
 class _Fields:
     """Validation helpers that raise a CaseFileError naming the file, the case and the field."""
 
@@ -183,15 +194,18 @@ def load_case_file(path: Path, *, defaults: Thresholds = Thresholds(), check_mod
     """
     fields = _Fields(path)
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictSafeLoader)
     except yaml.YAMLError as exc:
         raise CaseFileError(path, f"invalid YAML: {_yaml_problem(exc)}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise CaseFileError(path, f"cannot read the file: {exc}") from None
+    if document is None:
+        raise CaseFileError(path, "the file is empty: a case file needs at least `cases:`")
     document = fields.mapping(document, "", FILE_KEYS)
     if "cases" not in document:
         raise fields.error("cases", "missing: list the cases, each with name, image and objects")
-    if document.get("version", 1) != 1:
+    version = document.get("version", 1)
+    if type(version) is not int or version != 1:
         raise fields.error("version", f"this harness reads case-file version 1, got {document['version']!r}")
 
     model = _model(fields, document.get("model"), path, check_model)
@@ -231,15 +245,24 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
 def _model(fields: _Fields, value: Any, path: Path, check: bool) -> str | None:
     if value is None:
         return None
-    spec = fields.string(value, "model")
-    candidate = (path.parent / spec).resolve()
-    if candidate.exists():
-        return str(candidate)
-    if "/" in spec or "\\" in spec:
-        if check:
-            raise fields.error("model", f"file not found: {spec} (looked for {candidate})")
-        return str(candidate)
-    return spec  # a name Ultralytics resolves itself
+    try:
+        return resolve_model(fields.string(value, "model"), path.parent, must_exist=check)
+    except FileNotFoundError as exc:
+        raise fields.error("model", str(exc)) from None
+
+
+def resolve_model(spec: str, base: Path, *, must_exist: bool = True) -> str:
+    """A model file path relative to ``base`` made absolute; a URL (``://``) is left to Ultralytics.
+
+    Raises:
+        FileNotFoundError: the file does not exist (and ``must_exist``).
+    """
+    if "://" in spec:
+        return spec
+    candidate = (base / spec).resolve()
+    if must_exist and not candidate.exists():
+        raise FileNotFoundError(f"file not found: {spec} (looked for {candidate})")
+    return str(candidate)
 
 
 def _predict(fields: _Fields, value: Any) -> dict:
@@ -251,7 +274,7 @@ def _predict(fields: _Fields, value: Any) -> dict:
         if key in RESERVED_PREDICT:
             raise fields.error(f"predict.{key}", f"set by the harness: {RESERVED_PREDICT[key]}")
         if key not in DEFAULT_CFG_DICT:
-            hint = difflib.get_close_matches(str(key), list(DEFAULT_CFG_DICT), n=1)
+            hint = difflib.get_close_matches(str(key), list(DEFAULT_CFG_DICT), n=1, cutoff=0.5)
             raise fields.error(
                 f"predict.{key}",
                 "not an Ultralytics predict argument" + (f"; did you mean {hint[0]!r}?" if hint else ""),
@@ -273,7 +296,7 @@ def _case(
     if "name" not in raw:
         raise fields.error("name", "missing: every case needs a unique name")
     name = fields.string(raw["name"], "name")
-    if not CASE_NAME.match(name):
+    if not CASE_NAME.fullmatch(name):
         raise fields.error("name", "use letters, digits, '_', '.' and '-' (it becomes part of the pytest node id)")
     if "image" not in raw:
         raise fields.error("image", "missing: the path of the image, relative to the case file")
@@ -289,7 +312,7 @@ def _case(
     if not isinstance(tags, list):
         raise fields.error("tags", f"expected a list of tags, got {_describe(tags)}")
     for i, tag in enumerate(tags):
-        if not isinstance(tag, str) or not TAG_NAME.match(tag):
+        if not isinstance(tag, str) or not TAG_NAME.fullmatch(tag):
             raise fields.error(f"tags[{i}]", f"{tag!r} is not usable with -m: use letters, digits and '_'")
 
     thresholds = fields.thresholds(raw.get("thresholds", {}), "thresholds", file_thresholds)
@@ -353,6 +376,7 @@ def _mask(fields: _Fields, raw: Any, where: str, path: Path, width: int, height:
     if isinstance(raw, list):
         return MaskSpec(polygons=_polygons(fields, raw, where, width, height))
     if isinstance(raw, dict) and "rle" in raw:
+        fields.mapping(raw, where, ("rle",))
         rle = fields.mapping(raw["rle"], f"{where}.rle", ("size", "counts"))
         size = rle.get("size")
         if size != [height, width]:
@@ -363,16 +387,17 @@ def _mask(fields: _Fields, raw: Any, where: str, path: Path, width: int, height:
                 raise fields.error(f"{where}.rle.counts", "run lengths must be whole numbers >= 0")
             if sum(counts) != height * width:
                 raise fields.error(f"{where}.rle.counts", f"run lengths sum to {sum(counts)}, not {height}*{width}")
-        elif not isinstance(counts, str):
+        elif isinstance(counts, str):
+            # pycocotools trusts its input: a malformed string would decode to garbage, not an error.
+            total = compressed_rle_total(counts)
+            if total != height * width:
+                found = "cannot be decoded" if total is None else f"covers {total} pixels, not {height}*{width}"
+                raise fields.error(f"{where}.rle.counts", f"not a valid COCO RLE string: it {found}")
+        else:
             raise fields.error(
                 f"{where}.rle.counts", f"expected a COCO RLE string or run lengths, got {_describe(counts)}"
             )
-        try:
-            spec = rle_from_counts(size, counts)
-            rle_area(spec)  # decodes the counts once, so a malformed string fails here, not mid-run
-        except Exception as exc:  # pycocotools raises bare exceptions on malformed counts
-            raise fields.error(f"{where}.rle.counts", f"not a valid COCO RLE: {exc}") from None
-        return MaskSpec(rle=spec)
+        return MaskSpec(rle=rle_from_counts(size, counts))
     if isinstance(raw, dict) and "png" in raw:
         fields.mapping(raw, where, ("png",))
         png = (path.parent / fields.string(raw["png"], f"{where}.png")).resolve()
@@ -390,7 +415,9 @@ def _mask(fields: _Fields, raw: Any, where: str, path: Path, width: int, height:
 
 def _polygons(fields: _Fields, raw: list, where: str, width: int, height: int) -> tuple[tuple[float, ...], ...]:
     # One polygon is a list of [x, y] points; several are a list of such lists.
-    groups = [raw] if raw and isinstance(raw[0], list) and raw[0] and not isinstance(raw[0][0], list) else raw
+    if not raw:
+        raise fields.error(where, "a polygon needs at least 3 [x, y] points; leave `mask` out for no mask")
+    groups = [raw] if isinstance(raw[0], list) and raw[0] and not isinstance(raw[0][0], list) else raw
     polygons = []
     for g, points in enumerate(groups):
         here = where if len(groups) == 1 else f"{where}[{g}]"
@@ -404,5 +431,7 @@ def _polygons(fields: _Fields, raw: list, where: str, width: int, height: int) -
             if not (0 <= x <= width and 0 <= y <= height):
                 raise fields.error(f"{here}[{p}]", f"point ({x:g}, {y:g}) is outside the {width}x{height} image")
             flat += [x, y]
+        if polygon_area(flat) == 0:
+            raise fields.error(here, "the polygon has zero area (its points are collinear)")
         polygons.append(tuple(flat))
     return tuple(polygons)

@@ -91,3 +91,41 @@ def rle_from_counts(size: Sequence[int], counts: str | Sequence[int]) -> RLE:
 def rle_area(rle: RLE) -> int:
     """Number of pixels in the mask."""
     return int(mask_utils.area(rle))
+
+
+def polygon_area(flat: Sequence[float]) -> float:
+    """Area of a flat polygon ``[x1, y1, x2, y2, ...]`` by the shoelace formula."""
+    xs = np.asarray(flat[0::2], dtype=np.float64)
+    ys = np.asarray(flat[1::2], dtype=np.float64)
+    return float(abs(np.dot(xs, np.roll(ys, -1)) - np.dot(ys, np.roll(xs, -1))) / 2)
+
+
+def compressed_rle_total(counts: str) -> int | None:
+    """Pixels covered by a COCO compressed RLE string's runs, or None if the string is malformed.
+
+    The format (pycocotools' ``rleToString``): each run is a variable-length number of 5-bit groups
+    stored as ``chr(group + 48)``, 0x20 marking "more follows"; from the third run on, a run is
+    stored as the difference to the run two before it.
+    """
+    runs: list[int] = []
+    position = 0
+    while position < len(counts):
+        value, shift, more = 0, 0, True
+        while more:
+            if position >= len(counts):
+                return None
+            code = ord(counts[position]) - 48
+            if not 0 <= code < 64:
+                return None
+            value |= (code & 0x1F) << (5 * shift)
+            more = bool(code & 0x20)
+            position += 1
+            shift += 1
+            if not more and code & 0x10:
+                value |= -1 << (5 * shift)
+        if len(runs) > 2:
+            value += runs[-2]
+        if value < 0:
+            return None
+        runs.append(value)
+    return sum(runs)

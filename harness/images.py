@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import ImageError
+from .errors import ImageError, display_path
 
 # EXIF orientations 5-8 swap width and height when applied.
 _TRANSPOSED_ORIENTATIONS = {5, 6, 7, 8}
@@ -25,9 +25,9 @@ def image_size(path: Path) -> tuple[int, int]:
             width, height = image.size
             orientation = image.getexif().get(_EXIF_ORIENTATION_TAG, 1)
     except FileNotFoundError:
-        raise ImageError(f"image not found: {path}") from None
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise ImageError(f"not a readable image: {path} ({exc})") from None
+        raise ImageError(f"image not found: {display_path(path)}") from None
+    except Exception as exc:  # Ultralytics patches Image.open, so more than PIL's own errors arrive here
+        raise ImageError(f"not a readable image: {display_path(path)} ({_reason(exc)})") from None
     return (height, width) if orientation in _TRANSPOSED_ORIENTATIONS else (width, height)
 
 
@@ -38,6 +38,13 @@ def load_image(path: Path) -> np.ndarray:
             image = ImageOps.exif_transpose(image)
             return np.asarray(image.convert("RGB"))
     except FileNotFoundError:
-        raise ImageError(f"image not found: {path}") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise ImageError(f"cannot decode image {path}: {exc}") from None
+        raise ImageError(f"image not found: {display_path(path)}") from None
+    except Exception as exc:  # truncated data, decoder errors, and whatever Ultralytics' patched open raises
+        raise ImageError(f"cannot decode image {display_path(path)}: {_reason(exc)}") from None
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, (UnidentifiedImageError, ModuleNotFoundError)):
+        return "not an image format Pillow can read"
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from fnmatch import fnmatch
 from pathlib import Path
 
@@ -29,6 +30,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Before anything imports Ultralytics: a test run must never download weights, fonts or packages.
+    os.environ.setdefault("YOLO_OFFLINE", "1")
     from .session import harness_run
 
     harness_run(config)  # validates the options now, so a bad one stops the run before collection

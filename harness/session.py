@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .cases import Thresholds
+from .cases import Thresholds, resolve_model
 from .matching import CaseVerdict
 from .models import ModelPool
 
@@ -55,13 +55,10 @@ class Settings:
 
 
 def _model_spec(value: str, base: Path, option: str) -> str:
-    """A path relative to ``base`` when it names a file; a bare name Ultralytics resolves itself."""
-    candidate = (base / value).resolve()
-    if candidate.exists():
-        return str(candidate)
-    if "/" in value or "\\" in value or value.endswith((".pt", ".onnx")):
-        raise pytest.UsageError(f"{option} {value}: file not found (looked for {candidate})")
-    return value
+    try:
+        return resolve_model(value, base)
+    except FileNotFoundError as exc:
+        raise pytest.UsageError(f"{option} {value}: {exc}") from None
 
 
 @dataclass
