@@ -50,6 +50,10 @@ def mask_iou(masks_a: Sequence[RLE], masks_b: Sequence[RLE]) -> np.ndarray:
     Computed on the run lengths by pycocotools, never on a resized or letterboxed copy. Two empty
     masks have IoU 0, as in COCO.
     """
+    sizes = {tuple(rle["size"]) for rle in [*masks_a, *masks_b]}
+    if len(sizes) > 1:
+        # pycocotools would answer -1 for such pairs; a silent -1 is worse than an error.
+        raise ValueError(f"masks of different image sizes (height, width): {sorted(sizes)}")
     if not masks_a or not masks_b:
         return np.zeros((len(masks_a), len(masks_b)))
     ious = mask_utils.iou(list(masks_a), list(masks_b), [0] * len(masks_b))
@@ -58,6 +62,9 @@ def mask_iou(masks_a: Sequence[RLE], masks_b: Sequence[RLE]) -> np.ndarray:
 
 def polygons_to_rle(polygons: Sequence[Sequence[float]], height: int, width: int) -> RLE:
     """One RLE mask from one or more flat polygons ``[x1, y1, x2, y2, ...]`` (their union)."""
+    if not polygons or any(len(p) < 6 or len(p) % 2 for p in polygons):
+        # pycocotools would read a 4-number polygon as a box: insist on at least 3 points.
+        raise ValueError("each polygon needs at least 3 (x, y) points")
     rles = mask_utils.frPyObjects([list(map(float, p)) for p in polygons], height, width)
     return mask_utils.merge(rles)
 

@@ -87,11 +87,13 @@ def match_objects(case: Case, predictions: Predictions, *, use_masks: bool) -> C
         if with_mask:
             masks[with_mask] = mask_iou([expected_masks[i] for i in with_mask], predictions.masks)
 
-    # Mask IoU decides the match where both sides have masks: it is the stricter, truer overlap.
+    # Mask IoU decides the match where both sides have masks: it is the stricter, truer overlap. The
+    # small box term only breaks ties, and keeps a pair whose boxes overlap but masks do not as a
+    # match with a low mask IoU (more telling than "missed" plus an extra).
     affinity = boxes.copy()
     if masks is not None:
         rows = [i for i, obj in enumerate(expected) if obj.mask is not None]
-        affinity[rows] = masks[rows]
+        affinity[rows] = masks[rows] + 1e-3 * boxes[rows]
 
     assignment: dict[int, int] = {}
     for class_name in {obj.class_name for obj in expected}:
