@@ -17,7 +17,7 @@ _EXPORTS = {
     "CaseFile": "cases",
     "ExpectedObject": "cases",
     "MaskSpec": "cases",
-    "Thresholds": "cases",
+    "Thresholds": "config",
     "load_case_file": "cases",
     "CaseFileError": "errors",
     "HarnessError": "errors",

@@ -11,13 +11,14 @@ import difflib
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 import yaml
 
+from .config import BUILT_IN_THRESHOLDS, Thresholds, resolve_model
 from .errors import CaseFileError, ImageError
 from .geometry import RLE, compressed_rle_total, polygon_area, polygons_to_rle, rle_from_counts
 
@@ -38,19 +39,6 @@ RESERVED_PREDICT = {
 }
 CASE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 TAG_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """Pass criteria. Built-in defaults: IoU 0.5 (the common detection threshold), no extra objects."""
-
-    box_iou: float = 0.5
-    mask_iou: float = 0.5
-    max_extra: int = 0
-
-    def override(self, values: Mapping[str, Any]) -> Thresholds:
-        """A copy with the given keys replaced (keys already validated)."""
-        return replace(self, **dict(values))
 
 
 @dataclass(frozen=True)
@@ -185,7 +173,7 @@ def _describe(value: Any) -> str:
     return f"{type(value).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
 
 
-def load_case_file(path: Path, *, defaults: Thresholds = Thresholds(), check_model: bool = True) -> CaseFile:
+def load_case_file(path: Path, *, defaults: Thresholds = BUILT_IN_THRESHOLDS, check_model: bool = True) -> CaseFile:
     """Read and validate a case file.
 
     Raises:
@@ -249,20 +237,6 @@ def _model(fields: _Fields, value: Any, path: Path, check: bool) -> str | None:
         return resolve_model(fields.string(value, "model"), path.parent, must_exist=check)
     except FileNotFoundError as exc:
         raise fields.error("model", str(exc)) from None
-
-
-def resolve_model(spec: str, base: Path, *, must_exist: bool = True) -> str:
-    """A model file path relative to ``base`` made absolute; a URL (``://``) is left to Ultralytics.
-
-    Raises:
-        FileNotFoundError: the file does not exist (and ``must_exist``).
-    """
-    if "://" in spec:
-        return spec
-    candidate = (base / spec).resolve()
-    if must_exist and not candidate.exists():
-        raise FileNotFoundError(f"file not found: {spec} (looked for {candidate})")
-    return str(candidate)
 
 
 def _predict(fields: _Fields, value: Any) -> dict:

@@ -17,7 +17,7 @@ from .errors import HarnessError
 from .matching import CaseVerdict, match_objects
 from .models import LoadedModel
 from .predictions import Predictions
-from .report import format_verdict
+from .report import format_verdict, summarize_verdict
 from .session import harness_run
 
 CASES_KEY = re.compile(rb"^cases\s*:", re.MULTILINE)
@@ -37,12 +37,7 @@ class CaseFailure(HarnessError, AssertionError):
     def __init__(self, verdict: CaseVerdict, model_name: str):
         self.verdict = verdict
         self.model_name = model_name
-        failed = [r for r in verdict.objects if not r.passed]
-        worst = verdict.worst_iou
-        super().__init__(
-            f"{len(failed)} of {len(verdict.objects)} objects failed, {len(verdict.extras)} unmatched predictions "
-            f"(max_extra {verdict.case.max_extra})" + ("" if worst is None else f", worst IoU {worst:.3f}")
-        )
+        super().__init__(summarize_verdict(verdict))
 
 
 class CaseFileCollector(pytest.File):
@@ -71,8 +66,10 @@ class CaseFileCollector(pytest.File):
                 continue
             item = CaseItem.from_parent(self, name=case.name, case=case, model_spec=model)
             for tag in case.tags:
-                # Registering the tag first keeps --strict-markers happy with case-file tags.
-                self.config.addinivalue_line("markers", f"{tag}: tag from a vision-harness case file")
+                if tag not in run.registered_tags:
+                    # Registering the tag first keeps --strict-markers happy with case-file tags.
+                    self.config.addinivalue_line("markers", f"{tag}: tag from a vision-harness case file")
+                    run.registered_tags.add(tag)
                 item.add_marker(tag)
             yield item
 

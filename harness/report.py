@@ -26,13 +26,29 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return ["  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in [header, *rows]]
 
 
+def summarize_verdict(verdict: CaseVerdict) -> str:
+    """One line: what failed, and the worst IoU."""
+    parts = []
+    problems = [p for result in verdict.objects for p in result.problems]
+    for problem in ("missed", "box IoU low", "mask IoU low"):
+        if problems.count(problem):
+            parts.append(f"{problems.count(problem)} {problem}")
+    if verdict.too_many_extras:
+        parts.append(f"{len(verdict.extras)} extra, max_extra {verdict.case.max_extra}")
+    worst = verdict.worst_iou
+    summary = ", ".join(parts) if parts else "passed"
+    return summary + ("" if worst is None else f" (worst IoU {worst:.3f})")
+
+
 def format_verdict(verdict: CaseVerdict, *, model_name: str) -> str:
-    """The failure report of one case: one row per expected object, then the unmatched predictions."""
+    """The failure report of one case: a one-line summary (pytest's short summary shows it), one row
+    per expected object, then the unmatched predictions."""
     case = verdict.case
     predictions = verdict.predictions
     lines = [
-        f"case {case.name!r} in {display_path(case.file)} failed "
-        f"(model {model_name}, image {display_path(case.image)}, {case.image_size[0]}x{case.image_size[1]})"
+        summarize_verdict(verdict),
+        f"case {case.name!r} in {display_path(case.file)}: model {model_name}, "
+        f"image {display_path(case.image)} ({case.image_size[0]}x{case.image_size[1]})",
     ]
     if case.objects:
         rows = []

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from .cases import Thresholds, resolve_model
-from .matching import CaseVerdict
-from .models import ModelPool
+from .config import Thresholds, resolve_model
+
+if TYPE_CHECKING:
+    from .matching import CaseVerdict
+    from .models import ModelPool
 
 DEFAULT_FILE_PATTERNS = ("*.yaml", "*.yml")
 
@@ -66,8 +69,15 @@ class HarnessRun:
     """State shared by every case item of one pytest session (kept in ``config.stash``)."""
 
     settings: Settings
-    models: ModelPool = field(default_factory=ModelPool)
+    models: ModelPool = field(default_factory=lambda: _model_pool())
     verdicts: dict[str, CaseVerdict] = field(default_factory=dict)
+    registered_tags: set[str] = field(default_factory=set)
+
+
+def _model_pool() -> ModelPool:
+    from .models import ModelPool  # imports Ultralytics only when a case file is collected
+
+    return ModelPool()
 
 
 RUN_KEY = pytest.StashKey[HarnessRun]()

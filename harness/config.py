@@ -1,0 +1,38 @@
+"""Configuration values shared by the case files and the command line; cheap to import."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Pass criteria. Built-in defaults: IoU 0.5 (the common detection threshold), no extra objects."""
+
+    box_iou: float = 0.5
+    mask_iou: float = 0.5
+    max_extra: int = 0
+
+    def override(self, values: Mapping[str, Any]) -> Thresholds:
+        """A copy with the given keys replaced (keys already validated)."""
+        return replace(self, **dict(values))
+
+
+BUILT_IN_THRESHOLDS = Thresholds()
+
+
+def resolve_model(spec: str, base: Path, *, must_exist: bool = True) -> str:
+    """A model file path relative to ``base`` made absolute; a URL (``://``) is left to Ultralytics.
+
+    Raises:
+        FileNotFoundError: the file does not exist (and ``must_exist``).
+    """
+    if "://" in spec:
+        return spec
+    candidate = (base / spec).resolve()
+    if must_exist and not candidate.exists():
+        raise FileNotFoundError(f"file not found: {spec} (looked for {candidate})")
+    return str(candidate)
