@@ -53,6 +53,7 @@ class CaseVerdict:
     predictions: Predictions
     objects: tuple[ObjectResult, ...]
     extras: tuple[int, ...]  # indices of predictions matched to nothing
+    expected_masks: tuple = ()  # the expected masks as RLE (None where an object has none), rasterised once
 
     @property
     def too_many_extras(self) -> bool:
@@ -80,6 +81,7 @@ def match_objects(case: Case, predictions: Predictions, *, use_masks: bool) -> C
     expected_boxes = np.array([obj.box for obj in expected], dtype=np.float64).reshape(-1, 4)
     boxes = box_iou(expected_boxes, predictions.boxes)
     masks = None
+    expected_masks: list = []
     if use_masks and predictions.masks is not None:
         expected_masks = [obj.mask.to_rle(height, width) if obj.mask is not None else None for obj in expected]
         masks = np.zeros_like(boxes)
@@ -122,4 +124,6 @@ def match_objects(case: Case, predictions: Predictions, *, use_masks: bool) -> C
         )
     matched = set(assignment.values())
     extras = tuple(j for j in range(len(predictions)) if j not in matched)
-    return CaseVerdict(case=case, predictions=predictions, objects=tuple(results), extras=extras)
+    return CaseVerdict(
+        case=case, predictions=predictions, objects=tuple(results), extras=extras, expected_masks=tuple(expected_masks)
+    )

@@ -1,0 +1,246 @@
+"""Suite metrics: COCO mAP through faster-coco-eval, and precision / recall / F1 at the case thresholds.
+
+mAP50-95, mAP50, mAP75 and AP per class are exactly COCOeval's (same matching, 101-point
+interpolation, area range "all", 100 detections per image): faster-coco-eval is a C++ port of
+pycocotools' algorithm, and tests/test_metrics.py checks the two agree to 1e-6 on random suites.
+Precision, recall and F1 count an expected object as found when the case verdict says so, i.e. at
+the IoU threshold each object sets.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .geometry import rle_area
+from .matching import CaseVerdict
+
+KINDS = ("box", "mask")
+MAP_NAMES = ("map50_95", "map50", "map75", "map_small", "map_medium", "map_large")
+COUNT_NAMES = ("precision", "recall", "f1")
+METRIC_NAMES = MAP_NAMES + COUNT_NAMES
+_IOU_TYPE = {"box": "bbox", "mask": "segm"}
+
+
+@dataclass(frozen=True)
+class SuiteMetrics:
+    """Metrics of a set of judged cases. Keys look like ``box.map50_95`` or ``mask.f1``.
+
+    A metric is absent when it is undefined: mAP with no expected objects at all, mask metrics
+    when not every expected object has a mask, precision with no predictions.
+    """
+
+    values: dict[str, float]
+    per_class: dict[str, dict[str, float]] = field(default_factory=dict)
+    per_tag: dict[str, dict[str, float]] = field(default_factory=dict)
+    images: int = 0
+
+    def lookup(self, path: str) -> float | None:
+        """A metric by its gate path: ``box.map50``, ``per_class.circle.box.map50``, ``per_tag.night.mask.f1``."""
+        scope, _, rest = path.partition(".")
+        if scope == "per_class" or scope == "per_tag":
+            group, _, name = rest.partition(".")
+            table = self.per_class if scope == "per_class" else self.per_tag
+            return table.get(group, {}).get(name)
+        return self.values.get(path)
+
+    def flat(self) -> dict[str, float]:
+        """Every metric under its gate path, for baselines and reports."""
+        out = dict(self.values)
+        for scope, table in (("per_class", self.per_class), ("per_tag", self.per_tag)):
+            for group, values in table.items():
+                out |= {f"{scope}.{group}.{name}": value for name, value in values.items()}
+        return out
+
+
+def suite_metrics(verdicts: Sequence[CaseVerdict], *, with_masks: bool) -> SuiteMetrics:
+    """Suite metrics of ``verdicts`` (one per case; cases sharing an image are separate images here)."""
+    kinds = tuple(k for k in KINDS if k == "box" or (with_masks and _all_objects_have_masks(verdicts)))
+    classes = sorted({o.expected.class_name for v in verdicts for o in v.objects} | _predicted_classes(verdicts))
+    tags = sorted({tag for v in verdicts for tag in v.case.tags})
+    values: dict[str, float] = {}
+    per_class: dict[str, dict[str, float]] = {name: {} for name in classes}
+    per_tag: dict[str, dict[str, float]] = {tag: {} for tag in tags}
+    for kind in kinds:
+        # COCO image ids are 1-based positions in ``verdicts``; a tag's subset is a list of those ids.
+        datasets = _coco_datasets(verdicts, classes, kind)
+        evaluation = _evaluate(datasets, kind, image_ids=None)
+        values |= _map_values(evaluation, kind) | _count_values(verdicts, kind)
+        for index, name in enumerate(classes):
+            per_class[name] |= _map_values(evaluation, kind, category=index)
+            per_class[name] |= _count_values(verdicts, kind, class_name=name)
+        for tag in tags:
+            ids = [i for i, v in enumerate(verdicts, start=1) if tag in v.case.tags]
+            subset = [verdicts[i - 1] for i in ids]
+            per_tag[tag] |= _map_values(_evaluate(datasets, kind, image_ids=ids), kind) | _count_values(subset, kind)
+    return SuiteMetrics(values, {k: v for k, v in per_class.items() if v}, per_tag, len(verdicts))
+
+
+def _all_objects_have_masks(verdicts: Sequence[CaseVerdict]) -> bool:
+    # expected_masks is filled only when the case was judged with masks.
+    return all(
+        v.predictions.masks is not None
+        and len(v.expected_masks) == len(v.objects)
+        and all(rle is not None for rle in v.expected_masks)
+        for v in verdicts
+    )
+
+
+def _predicted_classes(verdicts: Sequence[CaseVerdict]) -> set[str]:
+    return {name for v in verdicts for name in v.predictions.class_names}
+
+
+def coco_inputs(verdicts: Sequence[CaseVerdict], classes: Sequence[str], kind: str) -> tuple[dict, list[dict]]:
+    """Ground truth (a COCO dataset dict) and detections (a COCO results list) of the verdicts."""
+    category = {name: index + 1 for index, name in enumerate(classes)}
+    images, annotations, detections = [], [], []
+    for image_id, verdict in enumerate(verdicts, start=1):
+        width, height = verdict.case.image_size
+        images.append({"id": image_id, "width": width, "height": height})
+        for index, result in enumerate(verdict.objects):
+            obj = result.expected
+            x1, y1, x2, y2 = obj.box
+            annotation = {
+                "id": len(annotations) + 1,
+                "image_id": image_id,
+                "category_id": category[obj.class_name],
+                "bbox": [x1, y1, x2 - x1, y2 - y1],
+                "area": (x2 - x1) * (y2 - y1),
+                "iscrowd": 0,
+            }
+            if kind == "mask":
+                rle = verdict.expected_masks[index]
+                annotation |= {"segmentation": rle, "area": float(rle_area(rle))}
+            annotations.append(annotation)
+        predictions = verdict.predictions
+        for j, name in enumerate(predictions.class_names):
+            x1, y1, x2, y2 = (float(v) for v in predictions.boxes[j])
+            detection = {
+                "image_id": image_id,
+                "category_id": category[name],
+                "bbox": [x1, y1, x2 - x1, y2 - y1],
+                "score": float(predictions.scores[j]),
+            }
+            if kind == "mask":
+                detection["segmentation"] = predictions.masks[j]
+            detections.append(detection)
+    categories = [{"id": i, "name": name} for name, i in category.items()]
+    return {"images": images, "annotations": annotations, "categories": categories}, detections
+
+
+def coco_map_values(
+    gt: dict, dt: list[dict], kind: str, *, image_ids: list[int] | None = None, category: int | None = None
+) -> dict[str, float]:
+    """mAP values (``{kind}.map50_95`` ...) of COCO-format ground truth and detections.
+
+    The same numbers as pycocotools' ``COCOeval.summarize()`` stats 0-5, computed by faster-coco-eval.
+    ``category`` is a 0-based index into the ground truth's categories, for AP of one class.
+    """
+    return _map_values(_evaluate(_load_coco(gt, dt), kind, image_ids=image_ids), kind, category=category)
+
+
+def _coco_datasets(verdicts: Sequence[CaseVerdict], classes: Sequence[str], kind: str):
+    return _load_coco(*coco_inputs(verdicts, classes, kind))
+
+
+def _load_coco(gt: dict, dt: list[dict]):
+    """faster-coco-eval's ground truth and detections, or None when there is no ground truth at all."""
+    if not gt["annotations"]:
+        return None
+    from faster_coco_eval import COCO
+
+    gt, dt = copy.deepcopy(gt), copy.deepcopy(dt)  # the engine annotates its inputs in place
+    logging.getLogger("faster_coco_eval").setLevel(logging.WARNING)
+    with contextlib.redirect_stdout(io.StringIO()):
+        ground_truth = COCO(gt)
+        return ground_truth, (ground_truth.loadRes(dt) if dt else None)
+
+
+def _evaluate(datasets, kind: str, *, image_ids: list[int] | None):
+    """An accumulated COCOeval over ``image_ids`` (all images when None); None when mAP is undefined."""
+    if datasets is None:
+        return None
+    ground_truth, detections = datasets
+    if detections is None:
+        return _NoDetections(ground_truth, image_ids)
+    from faster_coco_eval import COCOeval_faster
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        evaluation = COCOeval_faster(ground_truth, detections, _IOU_TYPE[kind])
+        evaluation.rle_iou_max_workers = 1  # threads cost more than they save on suite-sized inputs
+        if image_ids is not None:
+            evaluation.params.imgIds = image_ids
+        evaluation.evaluate()
+        evaluation.accumulate()
+    return evaluation
+
+
+class _NoDetections:
+    """Stands for a COCOeval when nothing was detected (loadRes refuses an empty list).
+
+    As in COCOeval, AP is 0 for a class with ground truth and undefined (-1) for one without.
+    """
+
+    def __init__(self, ground_truth, image_ids: list[int] | None):
+        precision = np.full((10, 101, len(ground_truth.getCatIds()), 4, 3), -1.0)
+        for k, category in enumerate(ground_truth.getCatIds()):
+            if ground_truth.getAnnIds(imgIds=image_ids or [], catIds=[category]):
+                precision[:, :, k] = 0.0
+        self.eval = {"precision": precision}
+
+
+def _map_values(evaluation, kind: str, *, category: int | None = None) -> dict[str, float]:
+    if evaluation is None:
+        return {}
+    # precision: [IoU threshold, recall point, category, area range, max detections]; -1 = no ground truth.
+    precision = np.asarray(evaluation.eval["precision"])[:, :, :, :, -1]
+    if category is not None:
+        precision = precision[:, :, category : category + 1]
+    out = {}
+    # COCOeval.summarize's stats 0-5: all IoUs, IoU 0.5, IoU 0.75 at area "all"; then small, medium, large.
+    for name, rows, area in (
+        ("map50_95", slice(None), 0),
+        ("map50", slice(0, 1), 0),
+        ("map75", slice(5, 6), 0),
+        ("map_small", slice(None), 1),
+        ("map_medium", slice(None), 2),
+        ("map_large", slice(None), 3),
+    ):
+        selected = precision[rows, :, :, area]
+        valid = selected[selected > -1]
+        if valid.size:
+            out[f"{kind}.{name}"] = float(np.mean(valid))
+    return out
+
+
+def _count_values(verdicts: Sequence[CaseVerdict], kind: str, class_name: str | None = None) -> dict[str, float]:
+    true_positives = expected = predicted = 0
+    for verdict in verdicts:
+        for result in verdict.objects:
+            if class_name is not None and result.expected.class_name != class_name:
+                continue
+            expected += 1
+            if result.prediction is None:
+                continue
+            if kind == "box":
+                found = result.box_iou >= result.expected.box_iou
+            else:
+                found = result.mask_iou is not None and result.mask_iou >= result.expected.mask_iou
+            true_positives += found
+        predicted += sum(class_name is None or name == class_name for name in verdict.predictions.class_names)
+    out = {}
+    if predicted:
+        out[f"{kind}.precision"] = true_positives / predicted
+    if expected:
+        out[f"{kind}.recall"] = true_positives / expected
+    if predicted and expected:
+        p, r = true_positives / predicted, true_positives / expected
+        out[f"{kind}.f1"] = 2 * p * r / (p + r) if p + r else 0.0
+    return {k: v for k, v in out.items() if not math.isnan(v)}
