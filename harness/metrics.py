@@ -143,7 +143,8 @@ def coco_map_values(
     The same numbers as pycocotools' ``COCOeval.summarize()`` stats 0-5, computed by faster-coco-eval.
     ``category`` is a 0-based index into the ground truth's categories, for AP of one class.
     """
-    return _map_values(_evaluate(_load_coco(gt, dt), kind, image_ids=image_ids), kind, category=category)
+    datasets = _load_coco(copy.deepcopy(gt), copy.deepcopy(dt))  # the engine annotates its inputs in place
+    return _map_values(_evaluate(datasets, kind, image_ids=image_ids), kind, category=category)
 
 
 def _coco_datasets(verdicts: Sequence[CaseVerdict], classes: Sequence[str], kind: str):
@@ -156,7 +157,6 @@ def _load_coco(gt: dict, dt: list[dict]):
         return None
     from faster_coco_eval import COCO
 
-    gt, dt = copy.deepcopy(gt), copy.deepcopy(dt)  # the engine annotates its inputs in place
     logging.getLogger("faster_coco_eval").setLevel(logging.WARNING)
     with contextlib.redirect_stdout(io.StringIO()):
         ground_truth = COCO(gt)
