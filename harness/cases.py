@@ -18,12 +18,12 @@ from typing import Any
 
 import yaml
 
-from .config import BUILT_IN_THRESHOLDS, Thresholds, resolve_model
+from .config import BUILT_IN_THRESHOLDS, METRICS, Gate, Thresholds, resolve_model
 from .errors import CaseFileError, ImageError
 from .geometry import RLE, compressed_rle_total, polygon_area, polygons_to_rle, rle_from_counts
 
 TASKS = ("detect", "segment")
-FILE_KEYS = ("version", "model", "task", "predict", "thresholds", "cases")
+FILE_KEYS = ("version", "model", "task", "predict", "thresholds", "metrics", "cases")
 CASE_KEYS = ("name", "image", "tags", "thresholds", "objects")
 OBJECT_KEYS = ("class", "box", "mask", "box_iou", "mask_iou")
 THRESHOLD_KEYS = ("box_iou", "mask_iou", "max_extra")
@@ -106,6 +106,7 @@ class CaseFile:
     predict: Mapping[str, Any]
     thresholds: Thresholds
     cases: tuple[Case | BrokenCase, ...]
+    gates: tuple[Gate, ...] = ()
 
 
 class _StrictSafeLoader(yaml.SafeLoader):
@@ -202,6 +203,7 @@ def load_case_file(path: Path, *, defaults: Thresholds = BUILT_IN_THRESHOLDS, ch
         raise fields.error("task", f"expected one of {', '.join(TASKS)}, got {_describe(task)}")
     predict = MappingProxyType(_predict(fields, document.get("predict", {})))
     thresholds = fields.thresholds(document.get("thresholds", {}), "thresholds", defaults)
+    gates = _gates(fields, document.get("metrics", {}), task)
 
     raw_cases = document["cases"]
     if not isinstance(raw_cases, list):
@@ -221,7 +223,29 @@ def load_case_file(path: Path, *, defaults: Thresholds = BUILT_IN_THRESHOLDS, ch
         except CaseFileError as exc:
             taken = {c.name for c in cases}
             cases.append(BrokenCase(label if label not in taken else f"cases[{index}]", exc))
-    return CaseFile(path, model, task, predict, thresholds, tuple(cases))
+    return CaseFile(path, model, task, predict, thresholds, tuple(cases), gates)
+
+
+def _gates(fields: _Fields, raw: Any, task: str | None) -> tuple[Gate, ...]:
+    """``metrics:`` gates: metric minimums for the whole file, and per class and per tag."""
+    raw = fields.mapping(raw, "metrics", (*METRICS, "per_class", "per_tag"))
+    gates = []
+
+    def minimums(values: Any, where: str, prefix: str) -> None:
+        values = fields.mapping(values, where, METRICS)
+        for name, minimum in values.items():
+            if name.startswith("mask.") and task == "detect":
+                raise fields.error(f"{where}.{name}", "the file's task is detect, which has no mask metrics")
+            gates.append(Gate(prefix + name, fields.number(minimum, f"{where}.{name}", low=0.0, high=1.0)))
+
+    minimums({k: v for k, v in raw.items() if k in METRICS}, "metrics", "")
+    for scope in ("per_class", "per_tag"):
+        groups = fields.mapping(raw.get(scope, {}), f"metrics.{scope}", tuple(map(str, raw.get(scope) or {})))
+        for group, values in groups.items():
+            if scope == "per_tag" and not (isinstance(group, str) and TAG_NAME.fullmatch(group)):
+                raise fields.error(f"metrics.per_tag.{group}", "not a tag name: use letters, digits and '_'")
+            minimums(values, f"metrics.{scope}.{group}", f"{scope}.{group}.")
+    return tuple(gates)
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:

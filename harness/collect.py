@@ -1,4 +1,5 @@
-"""pytest collectors: a case file becomes a pytest.File, each case a pytest.Item.
+"""pytest collectors: a case file becomes a pytest.File, each case a pytest.Item, and the file's
+suite checks (metric gates, baseline comparison) items under ``FILE::[suite]``.
 
 Setup loads the model and predicts (a broken image or model is an ERROR: the case could not be
 judged); the call matches and judges (a quality problem is a FAILED case with a table, no traceback).
@@ -12,13 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from .cases import Case, CaseFileError, load_case_file
+from .cases import Case, CaseFile, CaseFileError, load_case_file
+from .config import Gate
 from .errors import HarnessError
-from .matching import CaseVerdict, match_objects
-from .models import LoadedModel
-from .predictions import Predictions
-from .report import format_verdict, summarize_verdict
-from .session import harness_run
+from .matching import CaseVerdict
+from .report import format_gate_failure, format_verdict, summarize_verdict
+from .session import HarnessRun, harness_run
 
 CASES_KEY = re.compile(rb"^cases\s*:", re.MULTILINE)
 
@@ -31,25 +31,30 @@ def is_case_file(path: Path) -> bool:
         return False
 
 
-class CaseFailure(HarnessError, AssertionError):
-    """A case ran and the model did not find what it must find."""
+def suite_key(config: pytest.Config, path: Path) -> str:
+    """A case file's name in baselines: its path relative to pytest's rootdir."""
+    try:
+        return path.resolve().relative_to(config.rootpath.resolve()).as_posix()
+    except ValueError:
+        return path.resolve().as_posix()
 
-    def __init__(self, verdict: CaseVerdict, model_name: str):
-        self.verdict = verdict
-        self.model_name = model_name
-        super().__init__(summarize_verdict(verdict))
+
+class CaseFailure(HarnessError, AssertionError):
+    """A case ran and the model did not find what it must find, or got worse than the baseline."""
+
+    def __init__(self, report: str, summary: str):
+        self.report = report
+        super().__init__(summary)
 
 
 class CaseFileCollector(pytest.File):
     """One case file. A file that cannot be read yields a single error item, so other files still run."""
 
-    def collect(self) -> Iterator[pytest.Item]:
+    def collect(self) -> Iterator[pytest.Item | pytest.Collector]:
         run = harness_run(self.config)
         settings = run.settings
         try:
-            case_file = load_case_file(
-                self.path, defaults=settings.thresholds, check_model=settings.model_override is None
-            )
+            case_file = load_case_file(self.path, defaults=settings.thresholds, check_model=not settings.model_override)
             model = settings.model_override or case_file.model or settings.default_model
             if model is None:
                 raise CaseFileError(
@@ -60,6 +65,7 @@ class CaseFileCollector(pytest.File):
         except CaseFileError as exc:
             yield BrokenItem.from_parent(self, name="[file]", error=exc)
             return
+        run.case_files[suite_key(self.config, self.path)] = (case_file, model)
         for case in case_file.cases:
             if not isinstance(case, Case):
                 yield BrokenItem.from_parent(self, name=case.name, error=case.error)
@@ -72,6 +78,9 @@ class CaseFileCollector(pytest.File):
                     run.registered_tags.add(tag)
                 item.add_marker(tag)
             yield item
+        has_baseline = run.baseline is not None and run.baseline.suite(suite_key(self.config, self.path))
+        if case_file.gates or has_baseline:
+            yield SuiteCollector.from_parent(self, name="[suite]", case_file=case_file, model_spec=model)
 
 
 class BrokenItem(pytest.Item):
@@ -91,63 +100,124 @@ class BrokenItem(pytest.Item):
         return self.path, None, f"{self.path.name}::{self.name}"
 
 
-class CaseItem(pytest.Item):
+class _HarnessItem(pytest.Item):
+    """Shared by case and suite items: harness errors and failures print as text, not tracebacks."""
+
+    @property
+    def run(self) -> HarnessRun:
+        return harness_run(self.config)
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, CaseFailure):
+            return excinfo.value.report
+        if isinstance(excinfo.value, HarnessError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self):
+        return self.path, None, self.nodeid.split("::", 1)[-1]
+
+
+class CaseItem(_HarnessItem):
     """One golden case."""
 
     def __init__(self, *, case: Case, model_spec: str, **kwargs):
         super().__init__(**kwargs)
         self.case = case
         self.model_spec = model_spec
-        self.model: LoadedModel | None = None
-        self.predictions: Predictions | None = None
+        self.verdict: CaseVerdict | None = None
 
     def setup(self) -> None:
         try:
-            self.model = harness_run(self.config).models.get(self.model_spec, harness_run(self.config).settings.device)
-            self._check_model_fits(self.model)
-            self.predictions = self.model.predict(self.case.image, self.case.predict)
+            key = suite_key(self.config, self.case.file)
+            if self.run.baseline is not None:
+                self.run.baseline.check_predict(key, dict(self.case.predict))
+            self.verdict = self.run.judge.verdict(self.case, self.model_spec)
         except HarnessError as exc:
             pytest.fail(str(exc), pytrace=False)
 
-    def _check_model_fits(self, model: LoadedModel) -> None:
-        case = self.case
-        if case.task and case.task != model.task:
-            raise CaseFileError(
-                case.file,
-                f"the file says {case.task} but {model.name} is a {model.task} model",
-                case=case.name,
-                field="task",
-            )
-        known = set(model.names.values())
-        for index, obj in enumerate(case.objects):
-            if obj.class_name not in known:
-                raise CaseFileError(
-                    case.file,
-                    f"{obj.class_name!r} is not a class of {model.name} ({', '.join(sorted(known))})",
-                    case=case.name,
-                    field=f"objects[{index}].class",
-                )
-            if obj.mask is not None and model.task == "detect":
-                raise CaseFileError(
-                    case.file,
-                    f"{model.name} is a detect model and predicts no masks",
-                    case=case.name,
-                    field=f"objects[{index}].mask",
-                )
+    def runtest(self) -> None:
+        verdict = self.verdict
+        assert verdict is not None
+        self.run.verdicts[self.nodeid] = verdict
+        drops = self._baseline_drops(verdict)
+        if not verdict.passed or drops:
+            from .baseline import format_deltas
+
+            model = self.run.judge.model(self.model_spec)
+            report = format_verdict(verdict, model_name=model.name)
+            summary = summarize_verdict(verdict) if not verdict.passed else ""
+            if drops:
+                max_drop = self.run.settings.max_drop
+                report += f"\nIoU dropped more than {max_drop:g} since the baseline:\n"
+                report += "\n".join(format_deltas(drops, max_drop))
+                summary = ", ".join(p for p in (summary, f"{len(drops)} IoU drops vs baseline") if p)
+            raise CaseFailure(report, summary)
+
+    def _baseline_drops(self, verdict: CaseVerdict):
+        baseline = self.run.baseline
+        suite = baseline.suite(suite_key(self.config, self.case.file)) if baseline else None
+        recorded = suite["cases"].get(self.case.name) if suite else None
+        if recorded is None:
+            return []
+        from .baseline import case_deltas
+
+        return [d for d in case_deltas(recorded, verdict) if d.change < -self.run.settings.max_drop]
+
+
+class SuiteCollector(pytest.Collector):
+    """``FILE::[suite]``: one item per metric gate of the file, and one for the baseline comparison."""
+
+    def __init__(self, *, case_file: CaseFile, model_spec: str, **kwargs):
+        super().__init__(**kwargs)
+        self.case_file = case_file
+        self.model_spec = model_spec
+
+    def collect(self) -> Iterator[pytest.Item]:
+        for gate in self.case_file.gates:
+            yield GateItem.from_parent(self, name=gate.path, gate=gate)
+        run = harness_run(self.config)
+        if run.baseline is not None and run.baseline.suite(suite_key(self.config, self.case_file.path)):
+            yield BaselineItem.from_parent(self, name="baseline")
+
+
+class _SuiteItem(_HarnessItem):
+    def setup(self) -> None:
+        parent: SuiteCollector = self.parent
+        try:
+            self.result = self.run.judge.suite(parent.case_file, parent.model_spec)
+        except HarnessError as exc:
+            pytest.fail(str(exc), pytrace=False)
+
+
+class GateItem(_SuiteItem):
+    """A minimum for one suite metric, e.g. ``cases/x.yaml::[suite]::mask.map50_95``."""
+
+    def __init__(self, *, gate: Gate, **kwargs):
+        super().__init__(**kwargs)
+        self.gate = gate
 
     def runtest(self) -> None:
-        assert self.model is not None and self.predictions is not None
-        verdict = match_objects(self.case, self.predictions, use_masks=self.model.task == "segment")
-        harness_run(self.config).verdicts[self.nodeid] = verdict
-        if not verdict.passed:
-            raise CaseFailure(verdict, self.model.name)
+        value = self.result.metrics.lookup(self.gate.path)
+        if value is None or value < self.gate.minimum:
+            report = format_gate_failure(self.result, self.gate, value)
+            raise CaseFailure(report, report.splitlines()[0])
 
-    def repr_failure(self, excinfo, style=None):
-        if isinstance(excinfo.value, CaseFailure):
-            return format_verdict(excinfo.value.verdict, model_name=excinfo.value.model_name)
-        if isinstance(excinfo.value, HarnessError):
-            return str(excinfo.value)
-        return super().repr_failure(excinfo, style=style)
 
-    def reportinfo(self):
-        return self.path, None, f"{self.path.name}::{self.name}"
+class BaselineItem(_SuiteItem):
+    """Every suite metric compared with the baseline: fails when one dropped more than allowed."""
+
+    def runtest(self) -> None:
+        from .baseline import format_deltas, metric_deltas
+
+        run = self.run
+        key = suite_key(self.config, self.result.case_file.path)
+        run.baseline.check_predict(key, dict(self.result.case_file.predict))
+        deltas = metric_deltas(run.baseline.suite(key)["metrics"], self.result.metrics.flat())
+        max_drop = run.settings.max_drop
+        dropped = [d for d in deltas if d.change < -max_drop]
+        if dropped:
+            summary = f"{len(dropped)} suite metrics dropped more than {max_drop:g} (worst {dropped[0].name} "
+            summary += f"{dropped[0].change:+.4f})"
+            lines = [summary, f"{key}: model {self.result.model.name} against baseline {run.baseline.path}"]
+            raise CaseFailure("\n".join(lines + format_deltas(deltas, max_drop, limit=20)), summary)

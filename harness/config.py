@@ -36,3 +36,17 @@ def resolve_model(spec: str, base: Path, *, must_exist: bool = True) -> str:
     if must_exist and not candidate.exists():
         raise FileNotFoundError(f"file not found: {spec} (looked for {candidate})")
     return str(candidate)
+
+
+# Suite metric names: "{kind}.{name}", e.g. box.map50_95 or mask.f1 (see harness/metrics.py).
+METRIC_KINDS = ("box", "mask")
+METRIC_NAMES = ("map50_95", "map50", "map75", "map_small", "map_medium", "map_large", "precision", "recall", "f1")
+METRICS = tuple(f"{kind}.{name}" for kind in METRIC_KINDS for name in METRIC_NAMES)
+
+
+@dataclass(frozen=True)
+class Gate:
+    """A minimum for one suite metric: ``path`` is e.g. ``mask.map50_95`` or ``per_tag.night.box.map50``."""
+
+    path: str
+    minimum: float

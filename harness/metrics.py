@@ -19,13 +19,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .config import METRIC_KINDS as KINDS
 from .geometry import rle_area
 from .matching import CaseVerdict
 
-KINDS = ("box", "mask")
-MAP_NAMES = ("map50_95", "map50", "map75", "map_small", "map_medium", "map_large")
-COUNT_NAMES = ("precision", "recall", "f1")
-METRIC_NAMES = MAP_NAMES + COUNT_NAMES
 _IOU_TYPE = {"box": "bbox", "mask": "segm"}
 
 

@@ -8,6 +8,8 @@ is the only way to compare masks pixel for pixel with the ground truth.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
 import time
@@ -49,6 +51,26 @@ class LoadedModel:
     @property
     def name(self) -> str:
         return Path(self.spec).name
+
+    @property
+    def device_used(self) -> str:
+        """The device the weights are on (after a prediction, the one that ran it)."""
+        try:
+            return str(self.model.device)
+        except Exception:  # exported formats (ONNX, TensorRT) have no torch parameters
+            return self.device or "auto"
+
+    @functools.cached_property
+    def sha256(self) -> str | None:
+        """The model file's sha256 (None for a model that is not a local file)."""
+        path = Path(self.spec)
+        if not path.is_file():
+            return None
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
 
     def predict(self, image: Path, arguments: Mapping[str, Any]) -> Predictions:
         """Predictions on ``image`` with the given Ultralytics predict arguments, computed once."""

@@ -21,6 +21,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="DEVICE",
         help="device for inference, e.g. cpu or cuda:0 (default: harness_device ini, else Ultralytics' choice)",
     )
+    group.addoption(
+        "--harness-save-baseline",
+        metavar="FILE",
+        help="write every suite metric and per-object IoU of the fully run case files to FILE (JSON)",
+    )
+    group.addoption(
+        "--harness-baseline",
+        metavar="FILE",
+        help="fail any case IoU or suite metric that dropped below FILE's by more than --harness-max-drop",
+    )
+    group.addoption(
+        "--harness-max-drop",
+        metavar="X",
+        type=float,
+        default=0.01,
+        help="allowed drop against --harness-baseline, absolute (default: 0.01)",
+    )
     parser.addini("harness_model", "model for case files that name none (path relative to the ini file)")
     parser.addini("harness_device", "default inference device, e.g. cpu or cuda:0")
     parser.addini("harness_box_iou", "default minimum box IoU (built-in: 0.5)")
@@ -32,9 +49,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     # Before anything imports Ultralytics: a test run must never download weights, fonts or packages.
     os.environ.setdefault("YOLO_OFFLINE", "1")
+    from .errors import HarnessError
     from .session import harness_run
 
-    harness_run(config)  # validates the options now, so a bad one stops the run before collection
+    run = harness_run(config)  # validates the options now, so a bad one stops the run before collection
+    try:
+        run.baseline  # noqa: B018 - reads the baseline file now, for the same reason
+    except HarnessError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -60,20 +82,71 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [f"vision-harness: model {model}, device {settings.device or 'auto'}"]
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-    from .session import harness_run
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    from .session import RUN_KEY
 
-    run = harness_run(config)
-    if not run.verdicts and not run.models.loaded():
+    run = session.config.stash.get(RUN_KEY, None)
+    if run is None or run.settings.save_baseline is None:
         return
+    from .baseline import suite_record, write_baseline
+
+    suites = {}
+    for key, result in _fully_run_suites(run).items():
+        if isinstance(result, str):
+            run.baseline_skipped.append(f"{key}: {result}")
+        else:
+            suites[key] = suite_record(result)
+    write_baseline(run.settings.save_baseline, suites)
+    run.baseline_saved = sorted(suites)
+
+
+def _fully_run_suites(run) -> dict:
+    """Judged suites by key; a string says why a collected file's suite is not complete."""
+    from .cases import Case
+    from .errors import HarnessError
+
+    judged = {(v.case.file, v.case.name) for v in run.verdicts.values()}
+    out: dict = {}
+    for key, (case_file, model_spec) in run.case_files.items():
+        cases = [c for c in case_file.cases if isinstance(c, Case)]
+        missing = [c.name for c in cases if (c.file, c.name) not in judged]
+        if len(cases) < len(case_file.cases) or missing:
+            if len(missing) < len(cases):  # files deselected entirely are not worth a line
+                out[key] = f"only {len(cases) - len(missing)} of {len(case_file.cases)} cases ran"
+            continue
+        try:
+            out[key] = run.judge.suite(case_file, model_spec)
+        except HarnessError as exc:
+            out[key] = str(exc)
+    return out
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    from .session import RUN_KEY
+
+    run = config.stash.get(RUN_KEY, None)
+    if run is None or not run.verdicts:
+        return
+    from .report import format_suite_metrics, summarize_verdict, worst_cases
+    from .suites import SuiteResult
+
+    write = terminalreporter.write_line
     passed = sum(v.passed for v in run.verdicts.values())
     terminalreporter.section("vision-harness")
-    terminalreporter.write_line(
-        f"cases judged: {len(run.verdicts)}, passed {passed}, failed {len(run.verdicts) - passed}"
-    )
-    for model in run.models.loaded():
+    write(f"cases judged: {len(run.verdicts)}, passed {passed}, failed {len(run.verdicts) - passed}")
+    for model in run.judge.models.loaded():
         rate = model.images_predicted / model.seconds_predicting if model.seconds_predicting else 0.0
-        terminalreporter.write_line(
-            f"model {model.spec} ({model.task}, device {model.device or 'auto'}): "
+        write(
+            f"model {model.spec} ({model.task}, device {model.device_used}): "
             f"{model.images_predicted} images predicted in {model.seconds_predicting:.1f} s ({rate:.1f} images/s)"
         )
+    for key, result in _fully_run_suites(run).items():
+        if isinstance(result, SuiteResult):
+            write(f"{key}: {format_suite_metrics(result)}")
+    worst = [v for v in worst_cases(list(run.verdicts.values())) if v.worst_iou is not None]
+    if worst:
+        write("worst cases: " + "; ".join(f"{v.case.name} {summarize_verdict(v)}" for v in worst))
+    if run.settings.save_baseline is not None:
+        write(f"baseline written to {run.settings.save_baseline}: {len(run.baseline_saved)} suites")
+        for line in run.baseline_skipped:
+            write(f"  not in the baseline: {line}")

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
+from .config import Gate
 from .errors import display_path
 from .matching import CaseVerdict
+
+if TYPE_CHECKING:
+    from .suites import SuiteResult
 
 
 def _fmt_box(box: Sequence[float]) -> str:
@@ -80,3 +85,46 @@ def format_verdict(verdict: CaseVerdict, *, model_name: str) -> str:
         ]
         lines += _table(["pred", "class", "box", "conf"], rows)
     return "\n".join(lines)
+
+
+def worst_cases(verdicts: Sequence[CaseVerdict], limit: int = 5) -> list[CaseVerdict]:
+    """Failing cases first, then by worst IoU (cases without objects last)."""
+    return sorted(verdicts, key=lambda v: (v.passed, 2.0 if v.worst_iou is None else v.worst_iou))[:limit]
+
+
+def format_gate_failure(result: SuiteResult, gate: Gate, value: float | None) -> str:
+    """Why a metric gate failed: the value, the minimum, and the cases that pulled it down."""
+    shown = "undefined" if value is None else f"{value:.4f}"
+    lines = [f"{gate.path} = {shown} < {gate.minimum:g}"]
+    if value is None:
+        lines[0] += " (no expected objects, no masks, or no such class or tag in the suite)"
+    lines.append(
+        f"suite {display_path(result.case_file.path)}: {len(result.verdicts)} cases, model {result.model.name}"
+    )
+    scope, _, rest = gate.path.partition(".")
+    relevant = list(result.verdicts)
+    if scope == "per_tag":
+        relevant = [v for v in relevant if rest.split(".")[0] in v.case.tags]
+    elif scope == "per_class":
+        name = rest.split(".")[0]
+        relevant = [v for v in relevant if any(o.expected.class_name == name for o in v.objects)]
+    lines.append("worst contributing cases:")
+    rows = [
+        [v.case.name, "-" if v.worst_iou is None else f"{v.worst_iou:.3f}", summarize_verdict(v)]
+        for v in worst_cases(relevant)
+    ]
+    lines += _table(["case", "worst IoU", "verdict"], rows)
+    return "\n".join(lines)
+
+
+def format_suite_metrics(result: SuiteResult) -> str:
+    """One line of the headline metrics of a suite, for the terminal summary."""
+    values = result.metrics.values
+    parts = []
+    for kind in ("box", "mask"):
+        if f"{kind}.map50_95" in values:
+            parts.append(
+                f"{kind} mAP50-95 {values[f'{kind}.map50_95']:.3f} mAP50 {values[f'{kind}.map50']:.3f} "
+                f"P {values.get(f'{kind}.precision', 0):.3f} R {values.get(f'{kind}.recall', 0):.3f}"
+            )
+    return "; ".join(parts) or "no expected objects"

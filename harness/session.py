@@ -1,4 +1,4 @@
-"""Run-wide state: the settings resolved from ini and command line, the model pool, the verdicts."""
+"""Run-wide state: the settings resolved from ini and command line, the judge, the verdicts."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ import pytest
 from .config import Thresholds, resolve_model
 
 if TYPE_CHECKING:
+    from .baseline import Baseline
+    from .cases import CaseFile
     from .matching import CaseVerdict
-    from .models import ModelPool
+    from .suites import Judge
 
 DEFAULT_FILE_PATTERNS = ("*.yaml", "*.yml")
 
@@ -26,6 +28,9 @@ class Settings:
     device: str | None
     thresholds: Thresholds
     file_patterns: tuple[str, ...]
+    save_baseline: Path | None = None
+    baseline: Path | None = None
+    max_drop: float = 0.01
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
@@ -48,7 +53,17 @@ class Settings:
         default = config.getini("harness_model") or None
         if default:
             default = _model_spec(default, ini_dir, "harness_model")
+        baseline = config.getoption("harness_baseline")
+        if baseline and not Path(baseline).is_file():
+            raise pytest.UsageError(f"--harness-baseline {baseline}: file not found")
+        max_drop = config.getoption("harness_max_drop")
+        if not 0 <= max_drop <= 1:
+            raise pytest.UsageError(f"--harness-max-drop {max_drop}: must be in [0, 1]")
+        save = config.getoption("harness_save_baseline")
         return cls(
+            save_baseline=Path(save) if save else None,
+            baseline=Path(baseline) if baseline else None,
+            max_drop=max_drop,
             model_override=override,
             default_model=default,
             device=config.getoption("harness_device") or config.getini("harness_device") or None,
@@ -66,18 +81,33 @@ def _model_spec(value: str, base: Path, option: str) -> str:
 
 @dataclass
 class HarnessRun:
-    """State shared by every case item of one pytest session (kept in ``config.stash``)."""
+    """State shared by every item of one pytest session (kept in ``config.stash``)."""
 
     settings: Settings
-    models: ModelPool = field(default_factory=lambda: _model_pool())
-    verdicts: dict[str, CaseVerdict] = field(default_factory=dict)
+    verdicts: dict[str, CaseVerdict] = field(default_factory=dict)  # by node id, for the summary
+    case_files: dict[str, tuple[CaseFile, str]] = field(default_factory=dict)  # suite key -> (file, model spec)
     registered_tags: set[str] = field(default_factory=set)
+    baseline_saved: list[str] = field(default_factory=list)  # suite keys written by --harness-save-baseline
+    baseline_skipped: list[str] = field(default_factory=list)  # why a collected suite was not written
+    _baseline: Baseline | None = None
+    _judge: Judge | None = None
 
+    @property
+    def judge(self) -> Judge:
+        if self._judge is None:
+            from .suites import Judge  # imports Ultralytics only when a case is run
 
-def _model_pool() -> ModelPool:
-    from .models import ModelPool  # imports Ultralytics only when a case file is collected
+            self._judge = Judge(self.settings.device)
+        return self._judge
 
-    return ModelPool()
+    @property
+    def baseline(self) -> Baseline | None:
+        """The baseline given with --harness-baseline, read once."""
+        if self._baseline is None and self.settings.baseline is not None:
+            from .baseline import Baseline
+
+            self._baseline = Baseline.load(self.settings.baseline)
+        return self._baseline
 
 
 RUN_KEY = pytest.StashKey[HarnessRun]()

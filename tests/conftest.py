@@ -5,6 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import ultralytics  # noqa: F401
+
+# pytester's in-process runs drop the modules first imported inside them, and numpy and torch
+# cannot be imported twice in one process: import everything the plugin uses here, once.
+import harness.baseline
+import harness.cli
+import harness.collect  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -25,3 +32,23 @@ def seg_suite() -> str:
 @pytest.fixture
 def detect_suite() -> str:
     return shipped_suite("shapes-detect.yaml")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _warm_up_lazy_imports():
+    """Run one prediction and one suite evaluation in this process before any pytester run.
+
+    torch and Ultralytics import modules lazily on first use, and some of them (torch's operator
+    registrations) break when pytester's in-process runs forget and re-import them.
+    """
+    from harness.cases import Case, load_case_file
+    from harness.suites import Judge
+
+    case_file = load_case_file(CASES / "shapes-seg.yaml")
+    cases = [case for case in case_file.cases if isinstance(case, Case)][:2]
+    judge = Judge("cpu")
+    for case in cases:
+        judge.verdict(case, str(MODELS / "shapes-seg.pt"))
+    from harness.metrics import suite_metrics
+
+    suite_metrics([judge.verdict(case, str(MODELS / "shapes-seg.pt")) for case in cases], with_masks=True)

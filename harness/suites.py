@@ -1,0 +1,88 @@
+"""Judging cases and whole suites, each once per model: shared by the pytest items and the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .cases import BrokenCase, Case, CaseFile
+from .errors import CaseFileError
+from .matching import CaseVerdict, match_objects
+from .metrics import SuiteMetrics, suite_metrics
+from .models import LoadedModel, ModelPool
+
+
+@dataclass(frozen=True)
+class SuiteResult:
+    """Every case of one case file judged against one model, and the suite metrics."""
+
+    case_file: CaseFile
+    model: LoadedModel
+    verdicts: tuple[CaseVerdict, ...]
+    metrics: SuiteMetrics
+
+
+class Judge:
+    """Loads models, predicts and judges, remembering every verdict for the session."""
+
+    def __init__(self, device: str | None):
+        self.device = device
+        self.models = ModelPool()
+        self._verdicts: dict[tuple[str, str, str], CaseVerdict] = {}
+        self._suites: dict[tuple[str, str], SuiteResult] = {}
+
+    def model(self, spec: str) -> LoadedModel:
+        return self.models.get(spec, self.device)
+
+    def verdict(self, case: Case, model_spec: str) -> CaseVerdict:
+        """The case judged against the model (predicting its image if not done yet)."""
+        key = (str(case.file), case.name, model_spec)
+        if key not in self._verdicts:
+            model = self.model(model_spec)
+            check_model_fits(case, model)
+            predictions = model.predict(case.image, case.predict)
+            self._verdicts[key] = match_objects(case, predictions, use_masks=model.task == "segment")
+        return self._verdicts[key]
+
+    def suite(self, case_file: CaseFile, model_spec: str) -> SuiteResult:
+        """Every case of the file judged, and the suite metrics. A broken case breaks the suite."""
+        key = (str(case_file.path), model_spec)
+        if key not in self._suites:
+            broken = [case.name for case in case_file.cases if isinstance(case, BrokenCase)]
+            if broken:
+                raise CaseFileError(
+                    case_file.path,
+                    f"suite metrics need every case, and these cannot run: {', '.join(broken)}",
+                    field="metrics",
+                )
+            model = self.model(model_spec)
+            verdicts = tuple(self.verdict(case, model_spec) for case in case_file.cases)
+            metrics = suite_metrics(verdicts, with_masks=model.task == "segment")
+            self._suites[key] = SuiteResult(case_file, model, verdicts, metrics)
+        return self._suites[key]
+
+
+def check_model_fits(case: Case, model: LoadedModel) -> None:
+    """Raise a CaseFileError when the case asks for something the model cannot give."""
+    if case.task and case.task != model.task:
+        raise CaseFileError(
+            case.file,
+            f"the file says {case.task} but {model.name} is a {model.task} model",
+            case=case.name,
+            field="task",
+        )
+    known = set(model.names.values())
+    for index, obj in enumerate(case.objects):
+        if obj.class_name not in known:
+            raise CaseFileError(
+                case.file,
+                f"{obj.class_name!r} is not a class of {model.name} ({', '.join(sorted(known))})",
+                case=case.name,
+                field=f"objects[{index}].class",
+            )
+        if obj.mask is not None and model.task == "detect":
+            raise CaseFileError(
+                case.file,
+                f"{model.name} is a detect model and predicts no masks",
+                case=case.name,
+                field=f"objects[{index}].mask",
+            )
