@@ -44,8 +44,9 @@ def _change(a: float | None, b: float | None) -> str:
     return "-" if a is None or b is None else f"{b - a:+.4f}"
 
 
-def compare(paths: Sequence[Path], models: Sequence[str], device: str | None, out=sys.stdout) -> int:
+def compare(paths: Sequence[Path], models: Sequence[str], device: str | None, out=None) -> int:
     """Print per-suite metrics and per-case worst IoU for two models; 2 when a suite could not run."""
+    out = out or sys.stdout
     from .cases import load_case_file
     from .config import resolve_model
     from .errors import CaseFileError

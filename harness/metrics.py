@@ -1,7 +1,7 @@
-"""Suite metrics: COCO mAP through faster-coco-eval, and precision / recall / F1 at the case thresholds.
+"""Suite metrics: COCO mAP through hotcoco, and precision / recall / F1 at the case thresholds.
 
-mAP50-95, mAP50, mAP75 and AP per class are exactly COCOeval's (same matching, 101-point
-interpolation, area range "all", 100 detections per image): faster-coco-eval is a C++ port of
+mAP50-95, mAP50, mAP75, the area ranges and AP per class are exactly COCOeval's (same matching,
+101-point interpolation, 100 detections per image): hotcoco is a Rust implementation of
 pycocotools' algorithm, and tests/test_metrics.py checks the two agree to 1e-6 on random suites.
 Precision, recall and F1 count an expected object as found when the case verdict says so, i.e. at
 the IoU threshold each object sets.
@@ -12,10 +12,8 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
-import logging
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -24,28 +22,57 @@ from .geometry import rle_area
 from .matching import CaseVerdict
 
 _IOU_TYPE = {"box": "bbox", "mask": "segm"}
+# Our names for COCOeval.summarize's stats 0-5, and hotcoco's names for them in slice_by results.
+_SLICE_KEYS = (
+    ("map50_95", "AP"),
+    ("map50", "AP50"),
+    ("map75", "AP75"),
+    ("map_small", "APs"),
+    ("map_medium", "APm"),
+    ("map_large", "APl"),
+)
 
 
-@dataclass(frozen=True)
 class SuiteMetrics:
     """Metrics of a set of judged cases. Keys look like ``box.map50_95`` or ``mask.f1``.
 
     A metric is absent when it is undefined: mAP with no expected objects at all, mask metrics
-    when not every expected object has a mask, precision with no predictions.
+    when not every expected object has a mask, precision with no predictions. Per-tag metrics
+    cost a COCO evaluation per tag and kind, so they are computed when first asked for.
     """
 
-    values: dict[str, float]
-    per_class: dict[str, dict[str, float]] = field(default_factory=dict)
-    per_tag: dict[str, dict[str, float]] = field(default_factory=dict)
-    images: int = 0
+    def __init__(
+        self,
+        values: dict[str, float],
+        per_class: dict[str, dict[str, float]],
+        tags: Sequence[str],
+        tag_values: Callable[[], dict[str, dict[str, float]]],
+        images: int,
+    ):
+        self.values = values
+        self.per_class = per_class
+        self.tags = tuple(tags)
+        self.images = images
+        self._tag_values = tag_values
+        self._per_tag: dict[str, dict[str, float]] | None = None
+
+    @property
+    def per_tag(self) -> dict[str, dict[str, float]]:
+        if self._per_tag is None:
+            self._per_tag = self._tag_values()
+        return self._per_tag
+
+    def tag(self, name: str) -> dict[str, float]:
+        """The metrics of the cases carrying tag ``name`` (empty when no case does)."""
+        return self.per_tag.get(name, {}) if name in self.tags else {}
 
     def lookup(self, path: str) -> float | None:
         """A metric by its gate path: ``box.map50``, ``per_class.circle.box.map50``, ``per_tag.night.mask.f1``."""
         scope, _, rest = path.partition(".")
-        if scope == "per_class" or scope == "per_tag":
+        if scope in ("per_class", "per_tag"):
             group, _, name = rest.partition(".")
-            table = self.per_class if scope == "per_class" else self.per_tag
-            return table.get(group, {}).get(name)
+            table = self.per_class.get(group, {}) if scope == "per_class" else self.tag(group)
+            return table.get(name)
         return self.values.get(path)
 
     def flat(self) -> dict[str, float]:
@@ -61,23 +88,29 @@ def suite_metrics(verdicts: Sequence[CaseVerdict], *, with_masks: bool) -> Suite
     """Suite metrics of ``verdicts`` (one per case; cases sharing an image are separate images here)."""
     kinds = tuple(k for k in KINDS if k == "box" or (with_masks and _all_objects_have_masks(verdicts)))
     classes = sorted({o.expected.class_name for v in verdicts for o in v.objects} | _predicted_classes(verdicts))
-    tags = sorted({tag for v in verdicts for tag in v.case.tags})
     values: dict[str, float] = {}
     per_class: dict[str, dict[str, float]] = {name: {} for name in classes}
-    per_tag: dict[str, dict[str, float]] = {tag: {} for tag in tags}
+    datasets, evaluations = {}, {}
     for kind in kinds:
         # COCO image ids are 1-based positions in ``verdicts``; a tag's subset is a list of those ids.
-        datasets = _coco_datasets(verdicts, classes, kind)
-        evaluation = _evaluate(datasets, kind, image_ids=None)
+        datasets[kind] = _coco_datasets(verdicts, classes, kind)
+        evaluation = evaluations[kind] = _evaluate(datasets[kind], kind, image_ids=None)
         values |= _map_values(evaluation, kind) | _count_values(verdicts, kind)
         for index, name in enumerate(classes):
             per_class[name] |= _map_values(evaluation, kind, category=index)
             per_class[name] |= _count_values(verdicts, kind, class_name=name)
-        for tag in tags:
-            ids = [i for i, v in enumerate(verdicts, start=1) if tag in v.case.tags]
-            subset = [verdicts[i - 1] for i in ids]
-            per_tag[tag] |= _map_values(_evaluate(datasets, kind, image_ids=ids), kind) | _count_values(subset, kind)
-    return SuiteMetrics(values, {k: v for k, v in per_class.items() if v}, per_tag, len(verdicts))
+
+    tags = sorted({tag for v in verdicts for tag in v.case.tags})
+
+    def all_tag_values() -> dict[str, dict[str, float]]:
+        ids = {tag: [i for i, v in enumerate(verdicts, start=1) if tag in v.case.tags] for tag in tags}
+        out: dict[str, dict[str, float]] = {tag: {} for tag in tags}
+        for kind in kinds:
+            for tag, maps in _slice_values(evaluations[kind], kind, ids).items():
+                out[tag] |= maps | _count_values([verdicts[i - 1] for i in ids[tag]], kind)
+        return out
+
+    return SuiteMetrics(values, {k: v for k, v in per_class.items() if v}, tags, all_tag_values, len(verdicts))
 
 
 def _all_objects_have_masks(verdicts: Sequence[CaseVerdict]) -> bool:
@@ -137,11 +170,11 @@ def coco_map_values(
 ) -> dict[str, float]:
     """mAP values (``{kind}.map50_95`` ...) of COCO-format ground truth and detections.
 
-    The same numbers as pycocotools' ``COCOeval.summarize()`` stats 0-5, computed by faster-coco-eval.
-    ``category`` is a 0-based index into the ground truth's categories, for AP of one class.
+    The same numbers as pycocotools' ``COCOeval.summarize()`` stats 0-5 (with ``params.imgIds =
+    image_ids`` when given). ``category`` is a 0-based index into the categories, for one class's AP.
     """
-    datasets = _load_coco(copy.deepcopy(gt), copy.deepcopy(dt))  # the engine annotates its inputs in place
-    return _map_values(_evaluate(datasets, kind, image_ids=image_ids), kind, category=category)
+    evaluation = _evaluate(_load_coco(copy.deepcopy(gt), copy.deepcopy(dt)), kind, image_ids=image_ids)
+    return _map_values(evaluation, kind, category=category)
 
 
 def _coco_datasets(verdicts: Sequence[CaseVerdict], classes: Sequence[str], kind: str):
@@ -149,48 +182,51 @@ def _coco_datasets(verdicts: Sequence[CaseVerdict], classes: Sequence[str], kind
 
 
 def _load_coco(gt: dict, dt: list[dict]):
-    """faster-coco-eval's ground truth and detections, or None when there is no ground truth at all."""
+    """The engine's ground truth and detections, or None when there is no ground truth at all."""
     if not gt["annotations"]:
         return None
-    from faster_coco_eval import COCO
+    import hotcoco
 
-    logging.getLogger("faster_coco_eval").setLevel(logging.WARNING)
-    with contextlib.redirect_stdout(io.StringIO()):
-        ground_truth = COCO(gt)
-        return ground_truth, (ground_truth.loadRes(dt) if dt else None)
+    ground_truth = hotcoco.COCO(gt)
+    return ground_truth, ground_truth.load_res(dt)
 
 
 def _evaluate(datasets, kind: str, *, image_ids: list[int] | None):
     """An accumulated COCOeval over ``image_ids`` (all images when None); None when mAP is undefined."""
     if datasets is None:
         return None
-    ground_truth, detections = datasets
-    if detections is None:
-        return _NoDetections(ground_truth, image_ids)
-    from faster_coco_eval import COCOeval_faster
+    import hotcoco
 
-    with contextlib.redirect_stdout(io.StringIO()):
-        evaluation = COCOeval_faster(ground_truth, detections, _IOU_TYPE[kind])
-        evaluation.rle_iou_max_workers = 1  # threads cost more than they save on suite-sized inputs
-        if image_ids is not None:
-            evaluation.params.imgIds = image_ids
-        evaluation.evaluate()
-        evaluation.accumulate()
+    evaluation = hotcoco.COCOeval(*datasets, _IOU_TYPE[kind])
+    if image_ids is not None:
+        evaluation.params.img_ids = image_ids
+    evaluation.evaluate()
+    evaluation.accumulate()
     return evaluation
 
 
-class _NoDetections:
-    """Stands for a COCOeval when nothing was detected (loadRes refuses an empty list).
-
-    As in COCOeval, AP is 0 for a class with ground truth and undefined (-1) for one without.
-    """
-
-    def __init__(self, ground_truth, image_ids: list[int] | None):
-        precision = np.full((10, 101, len(ground_truth.getCatIds()), 4, 3), -1.0)
-        for k, category in enumerate(ground_truth.getCatIds()):
-            if ground_truth.getAnnIds(imgIds=image_ids or [], catIds=[category]):
-                precision[:, :, k] = 0.0
-        self.eval = {"precision": precision}
+def _slice_values(evaluation, kind: str, slices: dict[str, list[int]]) -> dict[str, dict[str, float]]:
+    """mAP values of image subsets, re-accumulated from one evaluation (hotcoco's ``slice_by``)."""
+    if evaluation is None or not slices:
+        return {name: {} for name in slices}
+    with contextlib.redirect_stdout(io.StringIO()):
+        results = evaluation.slice_by(slices)
+    names = {
+        "map50_95": "AP",
+        "map50": "AP50",
+        "map75": "AP75",
+        "map_small": "APs",
+        "map_medium": "APm",
+        "map_large": "APl",
+    }
+    return {
+        name: {
+            f"{kind}.{ours}": float(results[name][theirs])
+            for ours, theirs in names.items()
+            if results[name][theirs] > -1
+        }
+        for name in slices
+    }
 
 
 def _map_values(evaluation, kind: str, *, category: int | None = None) -> dict[str, float]:
