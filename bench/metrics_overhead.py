@@ -32,9 +32,8 @@ def main() -> None:
     from harness.metrics import suite_metrics
     from harness.models import LoadedModel
 
-    print(
-        f"{'suite':<20} {'cases':>5} {'inference s':>11} {'headline s':>10} {'ratio':>7} {'all tags s':>10} {'ratio':>7}"
-    )
+    header = ("suite", "cases", "inference s", "headline s", "ratio", "all tags s", "ratio")
+    print("{:<20} {:>5} {:>11} {:>10} {:>7} {:>10} {:>7}".format(*header))
     totals = [0.0, 0.0, 0.0]
     for path in sorted((ROOT / "cases").glob("*.yaml")):
         case_file = load_case_file(path)

@@ -10,7 +10,6 @@ the IoU threshold each object sets.
 from __future__ import annotations
 
 import contextlib
-import copy
 import io
 import math
 from collections.abc import Callable, Sequence
@@ -171,9 +170,12 @@ def coco_map_values(
     """mAP values (``{kind}.map50_95`` ...) of COCO-format ground truth and detections.
 
     The same numbers as pycocotools' ``COCOeval.summarize()`` stats 0-5 (with ``params.imgIds =
-    image_ids`` when given). ``category`` is a 0-based index into the categories, for one class's AP.
+    image_ids`` when given). ``category`` is the position of one category among the category ids in
+    ascending order (COCOeval's order), for that class's AP. The inputs are not modified.
     """
-    evaluation = _evaluate(_load_coco(copy.deepcopy(gt), copy.deepcopy(dt)), kind, image_ids=image_ids)
+    if image_ids is not None and not image_ids:
+        return {}  # no images, nothing defined: pycocotools answers -1 everywhere
+    evaluation = _evaluate(_load_coco(gt, dt), kind, image_ids=image_ids)
     return _map_values(evaluation, kind, category=category)
 
 
