@@ -91,34 +91,13 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     from .baseline import suite_record, write_baseline
 
     suites = {}
-    for key, result in _fully_run_suites(run).items():
+    for key, result in run.complete_suites().items():
         if isinstance(result, str):
             run.baseline_skipped.append(f"{key}: {result}")
         else:
             suites[key] = suite_record(result)
     write_baseline(run.settings.save_baseline, suites)
     run.baseline_saved = sorted(suites)
-
-
-def _fully_run_suites(run) -> dict:
-    """Judged suites by key; a string says why a collected file's suite is not complete."""
-    from .cases import Case
-    from .errors import HarnessError
-
-    judged = {(v.case.file, v.case.name) for v in run.verdicts.values()}
-    out: dict = {}
-    for key, (case_file, model_spec) in run.case_files.items():
-        cases = [c for c in case_file.cases if isinstance(c, Case)]
-        missing = [c.name for c in cases if (c.file, c.name) not in judged]
-        if len(cases) < len(case_file.cases) or missing:
-            if len(missing) < len(cases):  # files deselected entirely are not worth a line
-                out[key] = f"only {len(cases) - len(missing)} of {len(case_file.cases)} cases ran"
-            continue
-        try:
-            out[key] = run.judge.suite(case_file, model_spec)
-        except HarnessError as exc:
-            out[key] = str(exc)
-    return out
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
@@ -140,7 +119,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
             f"model {model.spec} ({model.task}, device {model.device_used}): "
             f"{model.images_predicted} images predicted in {model.seconds_predicting:.1f} s ({rate:.1f} images/s)"
         )
-    for key, result in _fully_run_suites(run).items():
+    for key, result in run.complete_suites().items():
         if isinstance(result, SuiteResult):
             write(f"{key}: {format_suite_metrics(result)}")
     worst = [v for v in worst_cases(list(run.verdicts.values())) if v.worst_iou is not None]

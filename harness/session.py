@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from .baseline import Baseline
     from .cases import CaseFile
     from .matching import CaseVerdict
-    from .suites import Judge
+    from .suites import Judge, SuiteResult
 
 DEFAULT_FILE_PATTERNS = ("*.yaml", "*.yml")
 
@@ -99,6 +99,26 @@ class HarnessRun:
 
             self._judge = Judge(self.settings.device)
         return self._judge
+
+    def complete_suites(self) -> dict[str, SuiteResult | str]:
+        """Suites whose every case was judged in this session, by key; a string says why one is not."""
+        from .cases import Case
+        from .errors import HarnessError
+
+        judged = {(v.case.file, v.case.name) for v in self.verdicts.values()}
+        out: dict[str, SuiteResult | str] = {}
+        for key, (case_file, model_spec) in self.case_files.items():
+            cases = [c for c in case_file.cases if isinstance(c, Case)]
+            missing = [c.name for c in cases if (c.file, c.name) not in judged]
+            if len(cases) < len(case_file.cases) or missing:
+                if len(missing) < len(cases):  # a file deselected entirely is not worth a line
+                    out[key] = f"only {len(cases) - len(missing)} of {len(case_file.cases)} cases ran"
+                continue
+            try:
+                out[key] = self.judge.suite(case_file, model_spec)
+            except HarnessError as exc:
+                out[key] = str(exc)
+        return out
 
     @property
     def baseline(self) -> Baseline | None:
