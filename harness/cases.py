@@ -38,6 +38,7 @@ RESERVED_PREDICT = {
     "show": "the harness runs headless",
 }
 CASE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
+SUITE_ITEM = "suite"  # FILE::suite::METRIC holds the metric gates, so no case may take the name
 TAG_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -296,6 +297,8 @@ def _case(
     name = fields.string(raw["name"], "name")
     if not CASE_NAME.fullmatch(name):
         raise fields.error("name", "use letters, digits, '_', '.' and '-' (it becomes part of the pytest node id)")
+    if name == SUITE_ITEM:
+        raise fields.error("name", f"{SUITE_ITEM!r} is reserved for the file's metric gates ({SUITE_ITEM}::...)")
     if "image" not in raw:
         raise fields.error("image", "missing: the path of the image, relative to the case file")
     image = (path.parent / fields.string(raw["image"], "image")).resolve()

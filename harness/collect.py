@@ -1,5 +1,5 @@
 """pytest collectors: a case file becomes a pytest.File, each case a pytest.Item, and the file's
-suite checks (metric gates, baseline comparison) items under ``FILE::[suite]``.
+suite checks (metric gates, baseline comparison) items under ``FILE::suite``.
 
 Setup loads the model and predicts (a broken image or model is an ERROR: the case could not be
 judged); the call matches and judges (a quality problem is a FAILED case with a table, no traceback).
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .cases import Case, CaseFile, CaseFileError, load_case_file
+from .cases import SUITE_ITEM, Case, CaseFile, CaseFileError, load_case_file
 from .config import Gate
 from .errors import HarnessError
 from .matching import CaseVerdict
@@ -80,7 +80,7 @@ class CaseFileCollector(pytest.File):
             yield item
         has_baseline = run.baseline is not None and run.baseline.suite(suite_key(self.config, self.path))
         if case_file.gates or has_baseline:
-            yield SuiteCollector.from_parent(self, name="[suite]", case_file=case_file, model_spec=model)
+            yield SuiteCollector.from_parent(self, name=SUITE_ITEM, case_file=case_file, model_spec=model)
 
 
 class BrokenItem(pytest.Item):
@@ -166,7 +166,7 @@ class CaseItem(_HarnessItem):
 
 
 class SuiteCollector(pytest.Collector):
-    """``FILE::[suite]``: one item per metric gate of the file, and one for the baseline comparison."""
+    """``FILE::suite``: one item per metric gate of the file, and one for the baseline comparison."""
 
     def __init__(self, *, case_file: CaseFile, model_spec: str, **kwargs):
         super().__init__(**kwargs)
@@ -191,7 +191,7 @@ class _SuiteItem(_HarnessItem):
 
 
 class GateItem(_SuiteItem):
-    """A minimum for one suite metric, e.g. ``cases/x.yaml::[suite]::mask.map50_95``."""
+    """A minimum for one suite metric, e.g. ``cases/x.yaml::suite::mask.map50_95``."""
 
     def __init__(self, *, gate: Gate, **kwargs):
         super().__init__(**kwargs)

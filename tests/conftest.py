@@ -19,9 +19,15 @@ MODELS = FIXTURES / "models"
 CASES = ROOT / "cases"
 
 
-def shipped_suite(name: str) -> str:
-    """A shipped case file's text with its relative fixture paths made absolute, to run elsewhere."""
-    return (CASES / name).read_text().replace("../fixtures/", f"{FIXTURES}/")
+def shipped_suite(name: str, *, gates: bool = False) -> str:
+    """A shipped case file's text with its fixture paths made absolute, to run elsewhere.
+
+    Without ``gates`` its ``metrics:`` line is dropped, so that every item is a case.
+    """
+    text = (CASES / name).read_text().replace("../fixtures/", f"{FIXTURES}/")
+    if not gates:
+        text = "".join(line for line in text.splitlines(keepends=True) if not line.startswith("metrics:"))
+    return text
 
 
 @pytest.fixture

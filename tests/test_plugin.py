@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import pytest
 import yaml
 
-from conftest import MODELS
+from conftest import MODELS, shipped_suite
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -35,6 +35,16 @@ def test_shipped_seg_suite_passes(pytester, seg_suite):
     result.stdout.fnmatch_lines(["*vision-harness*", "cases judged: *, passed *, failed 0"])
 
 
+def test_shipped_suites_pass_with_their_gates(pytester):
+    for name in ("shapes-detect.yaml", "shapes-seg.yaml"):
+        pytester.makefile(".yaml", **{name.removesuffix(".yaml"): shipped_suite(name, gates=True)})
+    result = pytester.runpytest("-v")
+    gates = [line for line in result.outlines if "::suite::" in line and "PASSED" in line]
+    assert len(gates) >= 4
+    cases = sum(case_count(shipped_suite(name)) for name in ("shapes-detect.yaml", "shapes-seg.yaml"))
+    result.assert_outcomes(passed=cases + len(gates))
+
+
 def test_shifted_box_fails_exactly_that_case_with_iou_shown(pytester, detect_suite):
     text, _ = shift_first_box(detect_suite, "scene-002", 1 / 3)
     pytester.makefile(".yaml", shapes=text)
@@ -42,7 +52,7 @@ def test_shifted_box_fails_exactly_that_case_with_iou_shown(pytester, detect_sui
     result.assert_outcomes(passed=case_count(detect_suite) - 1, failed=1)
     result.stdout.fnmatch_lines(["FAILED shapes.yaml::scene-002 - *worst IoU 0.*"])
     # A box shifted by a third of its width overlaps about 2/4 of the union: IoU near 0.5.
-    row = next(line for line in result.outlines if "box IoU low" in line)
+    row = next(line for line in result.outlines if "FAIL: box IoU low" in line)
     iou = float(re.search(r"(\d\.\d{3}) <  0\.75", row).group(1))
     assert 0.35 < iou < 0.65
     assert "Traceback" not in result.stdout.str()
@@ -69,7 +79,7 @@ def test_yaml_syntax_error_names_line_and_column(pytester):
 
 def test_weak_model_fails_cases_that_have_objects(pytester, detect_suite):
     pytester.makefile(".yaml", shapes=detect_suite)
-    result = pytester.runpytest("--harness-model", str(MODELS / "shapes-detect-weak.pt"))
+    result = pytester.runpytest("--harness-model=" + str(MODELS / "shapes-detect-weak.pt"))
     with_objects = case_count(detect_suite, lambda case: case["objects"])
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed", 0) >= with_objects * 0.9
@@ -86,7 +96,7 @@ def test_missing_model_override_is_a_usage_error(pytester, detect_suite):
 
 def test_detect_model_on_seg_cases_is_an_error_per_case(pytester, seg_suite):
     pytester.makefile(".yaml", shapes=seg_suite)
-    result = pytester.runpytest("--harness-model", str(MODELS / "shapes-detect.pt"))
+    result = pytester.runpytest("--harness-model=" + str(MODELS / "shapes-detect.pt"))
     result.assert_outcomes(errors=case_count(seg_suite))
     result.stdout.fnmatch_lines(["*shapes.yaml: case 'scene-000': task: the file says segment but *is a detect model"])
 
@@ -104,7 +114,7 @@ def test_missing_image_breaks_only_its_case(pytester, detect_suite):
     pytester.makefile(".yaml", shapes=text)
     result = pytester.runpytest()
     result.assert_outcomes(passed=case_count(detect_suite) - 1, errors=1)
-    result.stdout.fnmatch_lines(["ERROR shapes.yaml::scene-003 - *case 'scene-003': image: image not found: *gone.png"])
+    result.stdout.fnmatch_lines(["shapes.yaml: case 'scene-003': image: image not found: *gone.png"])
 
 
 def test_node_ids_keyword_and_tag_selection(pytester, detect_suite):
@@ -120,7 +130,7 @@ def test_node_ids_keyword_and_tag_selection(pytester, detect_suite):
 
 def test_last_failed_and_exitfirst(pytester, detect_suite):
     text, _ = shift_first_box(detect_suite, "scene-002", 1 / 3)
-    text, _ = shift_first_box(text, "scene-005", 1 / 3)
+    text, _ = shift_first_box(text, "scene-006", 1 / 3)
     pytester.makefile(".yaml", shapes=text)
     pytester.runpytest().assert_outcomes(passed=case_count(detect_suite) - 2, failed=2)
     pytester.runpytest("--lf").assert_outcomes(failed=2)

@@ -14,6 +14,7 @@ from harness.errors import CaseFileError
 from conftest import MODELS
 
 WEAK_SEG = str(MODELS / "shapes-seg-weak.pt")
+BASELINE_ITEM = "shapes.yaml::suite::baseline"
 GATES = """metrics:
   box.map50: 0.9
   mask.map50_95: 0.6
@@ -35,17 +36,18 @@ def case_count(text: str) -> int:
 def test_gates_are_items_of_their_own(pytester, seg_suite):
     pytester.makefile(".yaml", shapes=with_gates(seg_suite))
     listed = pytester.runpytest("--collect-only", "-q").outlines
-    assert "shapes.yaml::[suite]::mask.map50_95" in listed
-    assert "shapes.yaml::[suite]::per_class.circle.mask.map50_95" in listed
-    assert "shapes.yaml::[suite]::per_tag.crowded.box.recall" in listed
+    assert "shapes.yaml::suite::mask.map50_95" in listed
+    assert "shapes.yaml::suite::per_class.circle.mask.map50_95" in listed
+    assert "shapes.yaml::suite::per_tag.crowded.box.recall" in listed
     result = pytester.runpytest()
     result.assert_outcomes(passed=case_count(seg_suite) + 4)
     pytester.runpytest("-k", "suite").assert_outcomes(passed=4)
+    pytester.runpytest("shapes.yaml::suite::mask.map50_95").assert_outcomes(passed=1)
 
 
 def test_failing_gate_shows_value_threshold_and_worst_cases(pytester, seg_suite):
     pytester.makefile(".yaml", shapes=with_gates(seg_suite))
-    result = pytester.runpytest("--harness-model", WEAK_SEG, "-k", "suite")
+    result = pytester.runpytest(f"--harness-model={WEAK_SEG}", "-k", "suite")
     result.assert_outcomes(failed=4)
     result.stdout.fnmatch_lines(
         [
@@ -104,7 +106,7 @@ def test_baseline_round_trip(pytester, seg_suite):
     saved.stdout.fnmatch_lines(["baseline written to baseline.json: 1 suites"])
     document = json.loads((pytester.path / "baseline.json").read_text())
     suite = document["suites"]["shapes.yaml"]
-    assert suite["predict"] == {"imgsz": 256, "conf": 0.25}
+    assert suite["predict"] == yaml.safe_load(seg_suite)["predict"]
     assert len(suite["model_sha256"]) == 64
     assert {"ultralytics", "torch", "python"} <= set(document["environment"])
     assert 0.7 < suite["metrics"]["mask.map50_95"] <= 1
@@ -114,7 +116,7 @@ def test_baseline_round_trip(pytester, seg_suite):
     pytester.runpytest("--harness-baseline", "baseline.json").assert_outcomes(passed=case_count(seg_suite) + 1)
 
     # The weak model: the baseline item fails with a delta table, worst first.
-    weak = pytester.runpytest("--harness-baseline", "baseline.json", "--harness-model", WEAK_SEG, "-k", "baseline")
+    weak = pytester.runpytest("--harness-baseline", "baseline.json", f"--harness-model={WEAK_SEG}", BASELINE_ITEM)
     weak.assert_outcomes(failed=1)
     weak.stdout.fnmatch_lines(
         ["* suite metrics dropped more than 0.01 (worst *", "*baseline*now*change*", "*DROP > 0.01"]
@@ -180,3 +182,13 @@ def test_compare_reports_a_suite_it_cannot_run_and_exits_2(tmp_path, detect_suit
     status = cli_main(["compare", str(tmp_path), "--model", str(MODELS / "shapes-seg.pt"), "--model", WEAK_SEG])
     assert status == 2
     assert "cannot compare" in capsys.readouterr().out
+
+
+def test_the_suite_name_is_reserved(tmp_path):
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
+    path = tmp_path / "cases.yaml"
+    path.write_text("model: m.pt\ncases: [{name: suite, image: a.png, objects: []}]\n")
+    (broken,) = load_case_file(path, check_model=False).cases
+    assert "'suite' is reserved for the file's metric gates" in str(broken.error)
