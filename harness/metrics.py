@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -94,10 +93,10 @@ def suite_metrics(verdicts: Sequence[CaseVerdict], *, with_masks: bool) -> Suite
         # COCO image ids are 1-based positions in ``verdicts``; a tag's subset is a list of those ids.
         datasets[kind] = _coco_datasets(verdicts, classes, kind)
         evaluation = evaluations[kind] = _evaluate(datasets[kind], kind, image_ids=None)
-        values |= _map_values(evaluation, kind) | _count_values(verdicts, kind)
+        counts = _count_values(verdicts, kind)
+        values |= _map_values(evaluation, kind) | counts[None]
         for index, name in enumerate(classes):
-            per_class[name] |= _map_values(evaluation, kind, category=index)
-            per_class[name] |= _count_values(verdicts, kind, class_name=name)
+            per_class[name] |= _map_values(evaluation, kind, category=index) | counts.get(name, {})
 
     tags = sorted({tag for v in verdicts for tag in v.case.tags})
 
@@ -106,7 +105,7 @@ def suite_metrics(verdicts: Sequence[CaseVerdict], *, with_masks: bool) -> Suite
         out: dict[str, dict[str, float]] = {tag: {} for tag in tags}
         for kind in kinds:
             for tag, maps in _slice_values(evaluations[kind], kind, ids).items():
-                out[tag] |= maps | _count_values([verdicts[i - 1] for i in ids[tag]], kind)
+                out[tag] |= maps | _count_values([verdicts[i - 1] for i in ids[tag]], kind)[None]
         return out
 
     return SuiteMetrics(values, {k: v for k, v in per_class.items() if v}, tags, all_tag_values, len(verdicts))
@@ -149,8 +148,8 @@ def coco_inputs(verdicts: Sequence[CaseVerdict], classes: Sequence[str], kind: s
                 annotation |= {"segmentation": rle, "area": float(rle_area(rle))}
             annotations.append(annotation)
         predictions = verdict.predictions
-        for j, name in enumerate(predictions.class_names):
-            x1, y1, x2, y2 = (float(v) for v in predictions.boxes[j])
+        for j, (name, box) in enumerate(zip(predictions.class_names, predictions.boxes.tolist(), strict=True)):
+            x1, y1, x2, y2 = box
             detection = {
                 "image_id": image_id,
                 "category_id": category[name],
@@ -255,27 +254,33 @@ def _map_values(evaluation, kind: str, *, category: int | None = None) -> dict[s
     return out
 
 
-def _count_values(verdicts: Sequence[CaseVerdict], kind: str, class_name: str | None = None) -> dict[str, float]:
-    true_positives = expected = predicted = 0
+def _count_values(verdicts: Sequence[CaseVerdict], kind: str) -> dict[str | None, dict[str, float]]:
+    """Precision, recall and F1 for all classes (key None) and for each class, in one pass."""
+    counts: dict[str | None, list[int]] = {None: [0, 0, 0]}  # true positives, expected, predicted
     for verdict in verdicts:
         for result in verdict.objects:
-            if class_name is not None and result.expected.class_name != class_name:
-                continue
-            expected += 1
             if result.prediction is None:
-                continue
-            if kind == "box":
+                found = False
+            elif kind == "box":
                 found = result.box_iou >= result.expected.box_iou
             else:
                 found = result.mask_iou is not None and result.mask_iou >= result.expected.mask_iou
-            true_positives += found
-        predicted += sum(class_name is None or name == class_name for name in verdict.predictions.class_names)
-    out = {}
-    if predicted:
-        out[f"{kind}.precision"] = true_positives / predicted
-    if expected:
-        out[f"{kind}.recall"] = true_positives / expected
-    if predicted and expected:
-        p, r = true_positives / predicted, true_positives / expected
-        out[f"{kind}.f1"] = 2 * p * r / (p + r) if p + r else 0.0
-    return {k: v for k, v in out.items() if not math.isnan(v)}
+            for key in (None, result.expected.class_name):
+                row = counts.setdefault(key, [0, 0, 0])
+                row[0] += found
+                row[1] += 1
+        for name in verdict.predictions.class_names:
+            counts[None][2] += 1
+            counts.setdefault(name, [0, 0, 0])[2] += 1
+    out: dict[str | None, dict[str, float]] = {}
+    for key, (true_positives, expected, predicted) in counts.items():
+        values = {}
+        if predicted:
+            values[f"{kind}.precision"] = true_positives / predicted
+        if expected:
+            values[f"{kind}.recall"] = true_positives / expected
+        if predicted and expected:
+            p, r = true_positives / predicted, true_positives / expected
+            values[f"{kind}.f1"] = 2 * p * r / (p + r) if p + r else 0.0
+        out[key] = values
+    return out

@@ -117,7 +117,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         rate = model.images_predicted / model.seconds_predicting if model.seconds_predicting else 0.0
         write(
             f"model {model.spec} ({model.task}, device {model.device_used}): "
-            f"{model.images_predicted} images predicted in {model.seconds_predicting:.1f} s ({rate:.1f} images/s)"
+            f"{model.images_predicted} image{'s' if model.images_predicted != 1 else ''} predicted in {model.seconds_predicting:.1f} s ({rate:.1f} images/s)"
         )
     for key, result in run.complete_suites().items():
         if isinstance(result, SuiteResult):
