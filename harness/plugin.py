@@ -114,10 +114,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     terminalreporter.section("vision-harness")
     write(f"cases judged: {len(run.verdicts)}, passed {passed}, failed {len(run.verdicts) - passed}")
     for model in run.judge.models.loaded():
-        rate = model.images_predicted / model.seconds_predicting if model.seconds_predicting else 0.0
+        count, seconds = model.images_predicted, model.seconds_predicting
+        rate = count / seconds if seconds else 0.0
+        images = f"{count} image" + ("" if count == 1 else "s")
         write(
             f"model {model.spec} ({model.task}, device {model.device_used}): "
-            f"{model.images_predicted} image{'s' if model.images_predicted != 1 else ''} predicted in {model.seconds_predicting:.1f} s ({rate:.1f} images/s)"
+            f"{images} predicted in {seconds:.1f} s ({rate:.1f} images/s)"
         )
     for key, result in run.complete_suites().items():
         if isinstance(result, SuiteResult):
