@@ -25,6 +25,7 @@ from typing import Any
 
 from .errors import HarnessError
 from .matching import CaseVerdict
+from .report import table
 from .suites import SuiteResult
 
 BASELINE_VERSION = 1
@@ -140,10 +141,9 @@ def case_deltas(recorded: dict[str, Any], verdict: CaseVerdict) -> list[Delta]:
 
 def format_deltas(deltas: list[Delta], max_drop: float, *, limit: int | None = None) -> list[str]:
     """A table of deltas, worst first, each marked when it dropped more than allowed."""
-    rows = [["", "baseline", "now", "change", ""]]
+    rows = []
     for delta in deltas[:limit]:
         now = "-" if delta.now is None else f"{delta.now:.4f}"
         mark = f"DROP > {max_drop:g}" if delta.change < -max_drop else ""
         rows.append([delta.name, f"{delta.baseline:.4f}", now, f"{delta.change:+.4f}", mark])
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return ["  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
+    return table(["", "baseline", "now", "change", ""], rows)

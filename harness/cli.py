@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from .errors import HarnessError, display_path
+from .report import table
 
 HEADLINE = ("map50_95", "map50", "map75", "precision", "recall", "f1")
 
@@ -29,11 +30,6 @@ def case_files(paths: Iterable[Path]) -> list[Path]:
         else:
             raise HarnessError(f"{path}: no such file or folder")
     return found
-
-
-def _table(rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return ["  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
 
 
 def _number(value: float | None) -> str:
@@ -73,7 +69,7 @@ def compare(paths: Sequence[Path], models: Sequence[str], device: str | None, ou
                 va, vb = a.metrics.values.get(key), b.metrics.values.get(key)
                 if va is not None or vb is not None:
                     rows.append([key, _number(va), _number(vb), _change(va, vb)])
-        print("\n".join(_table(rows)), file=out)
+        print("\n".join(table(rows[0], rows[1:])), file=out)
         pairs = sorted(
             zip(a.verdicts, b.verdicts, strict=True),
             key=lambda pair: (pair[1].worst_iou or 0.0) - (pair[0].worst_iou or 0.0) if pair[0].objects else 1.0,
@@ -90,7 +86,7 @@ def compare(paths: Sequence[Path], models: Sequence[str], device: str | None, ou
                     verdicts,
                 ]
             )
-        print("\n".join(_table(rows)), file=out)
+        print("\n".join(table(rows[0], rows[1:])), file=out)
     return status
 
 

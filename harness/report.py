@@ -26,7 +26,8 @@ def _fmt_iou(value: float | None, threshold: float, checked: bool) -> str:
     return f"{value:.3f} {sign} {threshold:.2f}"
 
 
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """Aligned text columns, indented by two spaces: the header line, then one line per row."""
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     return ["  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in [header, *rows]]
 
@@ -73,7 +74,7 @@ def format_verdict(verdict: CaseVerdict, *, model_name: str) -> str:
                 ]
             )
         header = ["#", "class", "expected box", "predicted box", "conf", "box IoU", "mask IoU", "verdict"]
-        lines += _table(header, rows)
+        lines += table(header, rows)
     else:
         lines.append("  the case expects no objects")
     if verdict.extras:
@@ -83,7 +84,7 @@ def format_verdict(verdict: CaseVerdict, *, model_name: str) -> str:
             [str(j), predictions.class_names[j], _fmt_box(predictions.boxes[j]), f"{predictions.scores[j]:.2f}"]
             for j in verdict.extras
         ]
-        lines += _table(["pred", "class", "box", "conf"], rows)
+        lines += table(["pred", "class", "box", "conf"], rows)
     return "\n".join(lines)
 
 
@@ -113,7 +114,7 @@ def format_gate_failure(result: SuiteResult, gate: Gate, value: float | None) ->
         [v.case.name, "-" if v.worst_iou is None else f"{v.worst_iou:.3f}", summarize_verdict(v)]
         for v in worst_cases(relevant)
     ]
-    lines += _table(["case", "worst IoU", "verdict"], rows)
+    lines += table(["case", "worst IoU", "verdict"], rows)
     return "\n".join(lines)
 
 

@@ -163,6 +163,11 @@ def box_scenarios(draw) -> tuple[dict, list[dict], list[int]]:
                 }
             )
         _coverage_events(image_id, annotations, detections)
+    return _dataset(draw, images, annotations, categories, detections)
+
+
+def _dataset(draw, images: list[dict], annotations: list[dict], categories, detections: list[dict]):
+    """The ground truth dict (plus a category nobody annotated), detections, and a random image subset."""
     gt = {
         "images": images,
         "annotations": annotations,
@@ -272,13 +277,7 @@ def mask_scenarios(draw) -> tuple[dict, list[dict], list[int]]:
                 detection["bbox"] = [float(v) for v in mask_utils.toBbox(rle)]
             detections.append(detection | {"score": draw(st.sampled_from(SCORES))})
         _coverage_events(image_id, annotations, detections)
-    gt = {
-        "images": images,
-        "annotations": annotations,
-        "categories": [{"id": c, "name": f"c{c}"} for c in [*categories, NO_GT_CATEGORY]],
-    }
-    subset = draw(st.lists(st.sampled_from([i["id"] for i in images]), min_size=1, unique=True))
-    return gt, detections, sorted(subset)
+    return _dataset(draw, images, annotations, categories, detections)
 
 
 # --- coco_map_values against pycocotools ---------------------------------------------------------
