@@ -7,7 +7,11 @@ A baseline file (format version 1)::
          "model": "shapes-seg.pt", "model_sha256": "...", "task": "segment", "device": "cpu",
          "predict": {"imgsz": 256, "conf": 0.25},
          "metrics": {"box.map50_95": 0.89, ..., "per_tag.dark.mask.f1": 0.93},
-         "cases": {"scene-001": {"objects": [{"class": "circle", "box_iou": 0.95, "mask_iou": 0.96}, ...]}}}}}
+         "cases": {"scene-001": {"objects": [{"class": "circle", "box_iou": 0.95, "mask_iou": 0.96}, ...]}}}},
+     "directories": {"cases/ (shapes-seg.pt)": {"box.map50_95": 0.9, ...}}}
+
+``directories`` holds the metrics over all case files of a folder run with the same model (where a
+folder has two or more), for the record; comparisons use the suites.
 
 Suite keys are case-file paths relative to pytest's rootdir, so a baseline travels with the repo.
 """
@@ -106,13 +110,16 @@ def environment() -> dict[str, str]:
     return {"ultralytics": ultralytics.__version__, "torch": torch.__version__, "python": platform.python_version()}
 
 
-def write_baseline(path: Path, suites: dict[str, dict[str, Any]]) -> None:
+def write_baseline(
+    path: Path, suites: dict[str, dict[str, Any]], directories: dict[str, dict[str, float]] | None = None
+) -> None:
     """Write atomically: a temporary file in the same folder, then a rename."""
     document = {
         "version": BASELINE_VERSION,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "environment": environment(),
         "suites": suites,
+        "directories": directories or {},
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False, encoding="utf-8") as handle:

@@ -96,7 +96,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
             run.baseline_skipped.append(f"{key}: {result}")
         else:
             suites[key] = suite_record(result)
-    write_baseline(run.settings.save_baseline, suites)
+    directories = {key: metrics.flat() for key, metrics in run.directory_metrics().items()}
+    write_baseline(run.settings.save_baseline, suites, directories)
     run.baseline_saved = sorted(suites)
 
 
@@ -123,7 +124,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         )
     for key, result in run.complete_suites().items():
         if isinstance(result, SuiteResult):
-            write(f"{key}: {format_suite_metrics(result)}")
+            write(f"{key}: {format_suite_metrics(result.metrics)}")
+    for key, metrics in run.directory_metrics().items():
+        write(f"{key}: {format_suite_metrics(metrics)}")
     worst = [v for v in worst_cases(list(run.verdicts.values())) if v.worst_iou is not None]
     if worst:
         write("worst cases: " + "; ".join(f"{v.case.name} {summarize_verdict(v)}" for v in worst))

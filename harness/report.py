@@ -10,6 +10,7 @@ from .errors import display_path
 from .matching import CaseVerdict
 
 if TYPE_CHECKING:
+    from .metrics import SuiteMetrics
     from .suites import SuiteResult
 
 
@@ -118,9 +119,9 @@ def format_gate_failure(result: SuiteResult, gate: Gate, value: float | None) ->
     return "\n".join(lines)
 
 
-def format_suite_metrics(result: SuiteResult) -> str:
+def format_suite_metrics(metrics: SuiteMetrics) -> str:
     """One line of the headline metrics of a suite, for the terminal summary."""
-    values = result.metrics.values
+    values = metrics.values
     parts = []
     for kind in ("box", "mask"):
         if f"{kind}.map50_95" in values:

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from .baseline import Baseline
     from .cases import CaseFile
     from .matching import CaseVerdict
+    from .metrics import SuiteMetrics
     from .suites import Judge, SuiteResult
 
 DEFAULT_FILE_PATTERNS = ("*.yaml", "*.yml")
@@ -119,6 +120,26 @@ class HarnessRun:
             except HarnessError as exc:
                 out[key] = str(exc)
         return out
+
+    def directory_metrics(self) -> dict[str, SuiteMetrics]:
+        """Metrics over every complete case file of a folder that ran the same model, for folders
+        with two or more such files; keyed ``folder/ (model)``."""
+        from .metrics import suite_metrics
+        from .suites import SuiteResult
+
+        groups: dict[str, list[SuiteResult]] = {}
+        for key, result in self.complete_suites().items():
+            if isinstance(result, SuiteResult):
+                folder = key.rpartition("/")[0] or "."
+                groups.setdefault(f"{folder}/ ({result.model.name})", []).append(result)
+        return {
+            name: suite_metrics(
+                [v for result in results for v in result.verdicts],
+                with_masks=all(result.model.task == "segment" for result in results),
+            )
+            for name, results in groups.items()
+            if len(results) > 1
+        }
 
     @property
     def baseline(self) -> Baseline | None:

@@ -192,3 +192,23 @@ def test_the_suite_name_is_reserved(tmp_path):
     path.write_text("model: m.pt\ncases: [{name: suite, image: a.png, objects: []}]\n")
     (broken,) = load_case_file(path, check_model=False).cases
     assert "'suite' is reserved for the file's metric gates" in str(broken.error)
+
+
+def test_folder_metrics_combine_the_files_of_one_model(pytester, seg_suite):
+    document = yaml.safe_load(seg_suite)
+    first, second = dict(document), dict(document)
+    first["cases"], second["cases"] = document["cases"][:12], document["cases"][12:]
+    pytester.makefile(".yaml", a=yaml.safe_dump(first), b=yaml.safe_dump(second))
+    result = pytester.runpytest("--harness-save-baseline", "baseline.json")
+    result.stdout.fnmatch_lines(
+        ["a.yaml: box mAP50-95 *", "b.yaml: box mAP50-95 *", "./ (shapes-seg.pt): box mAP50-95 *"]
+    )
+    saved = json.loads((pytester.path / "baseline.json").read_text())["directories"]["./ (shapes-seg.pt)"]
+    pytester.makefile(".yaml", shapes=seg_suite)
+    (pytester.path / "a.yaml").unlink()
+    (pytester.path / "b.yaml").unlink()
+    pytester.runpytest("--harness-save-baseline", "whole.json")
+    one_file = json.loads((pytester.path / "whole.json").read_text())["suites"]["shapes.yaml"]["metrics"]
+    # The folder's metrics over two halves equal the metrics of one file holding all the cases.
+    assert saved["mask.map50_95"] == pytest.approx(one_file["mask.map50_95"], abs=1e-9)
+    assert saved["box.recall"] == pytest.approx(one_file["box.recall"], abs=1e-9)
