@@ -32,10 +32,18 @@ def image_size(path: Path) -> tuple[int, int]:
 
 
 def load_image(path: Path) -> np.ndarray:
-    """The displayed image as RGB uint8, ``shape = (height, width, 3)``."""
+    """The displayed image as RGB uint8, ``shape = (height, width, 3)``.
+
+    Grey, palette and RGBA images become RGB (alpha dropped); 16-bit images keep their top 8 bits:
+    what ``cv2.imread``, and so Ultralytics, makes of the same files.
+    """
     try:
         with Image.open(path) as image:
             image = ImageOps.exif_transpose(image)
+            if image.mode.startswith("I"):
+                # PIL would clip 16-bit values at 255 (a white picture); cv2 shifts them down by 8 bits.
+                grey = (np.asarray(image, dtype=np.uint32) >> 8).clip(0, 255).astype(np.uint8)
+                return np.repeat(grey[:, :, None], 3, axis=2)
             return np.asarray(image.convert("RGB"))
     except FileNotFoundError:
         raise ImageError(f"image not found: {display_path(path)}") from None
