@@ -1,0 +1,65 @@
+"""The shipped suites on two devices: throughput on each, and how far per-object IoUs drift.
+
+    python bench/device_drift.py --devices cpu cuda:0
+
+Each device gets its own model instance; every case of every shipped suite is judged on each (one
+warm-up image first, not timed). Prints images per second per device, then per suite the largest
+absolute difference in any object's box or mask IoU between the devices, and any case whose verdict
+differs. This tells how much tolerance golden thresholds need when CI and development machines
+differ.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("YOLO_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--devices", nargs=2, default=["cpu", "cuda:0"], metavar="DEVICE")
+    args = parser.parse_args()
+
+    from harness.cases import Case, load_case_file
+    from harness.suites import Judge
+
+    suites = [load_case_file(path) for path in sorted((ROOT / "cases").glob("*.yaml"))]
+    verdicts: dict[str, dict] = {}
+    for device in args.devices:
+        judge = Judge(device)
+        images = seconds = 0
+        for case_file in suites:
+            cases = [c for c in case_file.cases if isinstance(c, Case)]
+            judge.model(case_file.model).predict(cases[0].image, {**case_file.predict, "conf": 0.99})  # warm-up
+            started = time.perf_counter()
+            for case in cases:
+                verdicts.setdefault(device, {})[(case_file.path.name, case.name)] = judge.verdict(case, case_file.model)
+            seconds += time.perf_counter() - started
+            images += len(cases)
+        print(f"{device}: {images} images in {seconds:.2f} s, {images / seconds:.1f} images/s (predict + judge)")
+
+    first, second = args.devices
+    for case_file in suites:
+        drift, flipped = 0.0, []
+        for key, a in verdicts[first].items():
+            if key[0] != case_file.path.name:
+                continue
+            b = verdicts[second][key]
+            for x, y in zip(a.objects, b.objects, strict=True):
+                for u, v in ((x.box_iou, y.box_iou), (x.mask_iou, y.mask_iou)):
+                    if u is not None and v is not None:
+                        drift = max(drift, abs(u - v))
+            if a.passed != b.passed:
+                flipped.append(key[1])
+        print(
+            f"{case_file.path.name}: max IoU drift {first} vs {second} {drift:.4f}; verdicts differ: {flipped or 'none'}"
+        )
+
+
+if __name__ == "__main__":
+    main()
