@@ -41,7 +41,10 @@ def main() -> None:
                 verdicts.setdefault(device, {})[(case_file.path.name, case.name)] = judge.verdict(case, case_file.model)
             seconds += time.perf_counter() - started
             images += len(cases)
-        print(f"{device}: {images} images in {seconds:.2f} s, {images / seconds:.1f} images/s (predict + judge)")
+        used = sorted({model.device_used for model in judge.models.loaded()})
+        print(
+            f"{device} (ran on {', '.join(used)}): {images} images in {seconds:.2f} s, {images / seconds:.1f} images/s"
+        )
 
     first, second = args.devices
     for case_file in suites:
@@ -56,9 +59,8 @@ def main() -> None:
                         drift = max(drift, abs(u - v))
             if a.passed != b.passed:
                 flipped.append(key[1])
-        print(
-            f"{case_file.path.name}: max IoU drift {first} vs {second} {drift:.4f}; verdicts differ: {flipped or 'none'}"
-        )
+        differ = ", ".join(flipped) or "none"
+        print(f"{case_file.path.name}: max IoU drift {first} vs {second} {drift:.4f}; verdicts differ: {differ}")
 
 
 if __name__ == "__main__":

@@ -54,11 +54,10 @@ class LoadedModel:
 
     @property
     def device_used(self) -> str:
-        """The device the weights are on (after a prediction, the one that ran it)."""
-        try:
-            return str(self.model.device)
-        except Exception:  # exported formats (ONNX, TensorRT) have no torch parameters
-            return self.device or "auto"
+        """The device predictions ran on (Ultralytics' predictor holds it; before any, the requested one)."""
+        predictor = getattr(self.model, "predictor", None)
+        device = getattr(predictor, "device", None)
+        return str(device) if device is not None else self.device or "auto"
 
     @functools.cached_property
     def sha256(self) -> str | None:
