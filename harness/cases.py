@@ -25,7 +25,7 @@ from .geometry import RLE, compressed_rle_total, polygon_area, polygons_to_rle, 
 TASKS = ("detect", "segment")
 FILE_KEYS = ("version", "model", "task", "predict", "thresholds", "metrics", "cases")
 CASE_KEYS = ("name", "image", "tags", "thresholds", "objects")
-OBJECT_KEYS = ("class", "box", "mask", "box_iou", "mask_iou")
+OBJECT_KEYS = ("class", "box", "mask", "box_iou", "mask_iou", "crowd")
 THRESHOLD_KEYS = ("box_iou", "mask_iou", "max_extra")
 # Predict arguments the harness sets itself, with what to do instead.
 RESERVED_PREDICT = {
@@ -64,13 +64,18 @@ class MaskSpec:
 
 @dataclass(frozen=True)
 class ExpectedObject:
-    """An object the model must find, with its resolved thresholds."""
+    """An object the model must find, with its resolved thresholds.
+
+    A ``crowd`` object is COCO's ``iscrowd`` region instead: a group nobody labelled one by one. It
+    need not be found, and predictions of its class lying mostly inside it are not extras.
+    """
 
     class_name: str
     box: tuple[float, float, float, float]
     box_iou: float
     mask_iou: float
     mask: MaskSpec | None = None
+    crowd: bool = False
 
 
 @dataclass(frozen=True)
@@ -370,7 +375,10 @@ def _object(
         if task == "detect":
             raise fields.error(f"{where}.mask", "the file's task is detect, which predicts no masks")
         mask = _mask(fields, raw["mask"], f"{where}.mask", path, width, height)
-    return ExpectedObject(class_name, (x1, y1, x2, y2), box_iou, mask_iou, mask)
+    crowd = raw.get("crowd", False)
+    if not isinstance(crowd, bool):
+        raise fields.error(f"{where}.crowd", f"expected true or false, got {_describe(crowd)}")
+    return ExpectedObject(class_name, (x1, y1, x2, y2), box_iou, mask_iou, mask, crowd)
 
 
 def _mask(fields: _Fields, raw: Any, where: str, path: Path, width: int, height: int) -> MaskSpec:

@@ -31,6 +31,8 @@ class ObjectResult:
     @property
     def problems(self) -> list[str]:
         """What is wrong with this object, empty when it passes."""
+        if self.expected.crowd:
+            return []  # a crowd region need not be found
         if self.prediction is None:
             return ["missed"]
         problems = []
@@ -54,6 +56,7 @@ class CaseVerdict:
     objects: tuple[ObjectResult, ...]
     extras: tuple[int, ...]  # indices of predictions matched to nothing
     expected_masks: tuple = ()  # the expected masks as RLE (None where an object has none), rasterised once
+    ignored: tuple[int, ...] = ()  # indices of predictions inside a crowd region: neither matches nor extras
 
     @property
     def too_many_extras(self) -> bool:
@@ -68,6 +71,8 @@ class CaseVerdict:
         """The lowest box or mask IoU among expected objects (0 for a miss), None for an empty case."""
         values = []
         for result in self.objects:
+            if result.expected.crowd:
+                continue
             values.append(result.box_iou or 0.0)
             if result.check_mask:
                 values.append(result.mask_iou or 0.0)
@@ -99,9 +104,11 @@ def match_objects(case: Case, predictions: Predictions, *, use_masks: bool) -> C
 
     assignment: dict[int, int] = {}
     for class_name in {obj.class_name for obj in expected}:
-        rows = [i for i, obj in enumerate(expected) if obj.class_name == class_name]
+        rows = [i for i, obj in enumerate(expected) if obj.class_name == class_name and not obj.crowd]
         cols = [j for j, name in enumerate(predictions.class_names) if name == class_name]
         if not cols:
+            continue
+        if not rows:
             continue
         sub = affinity[np.ix_(rows, cols)]
         for r, c in zip(*linear_sum_assignment(sub, maximize=True), strict=True):
@@ -123,7 +130,29 @@ def match_objects(case: Case, predictions: Predictions, *, use_masks: bool) -> C
             )
         )
     matched = set(assignment.values())
-    extras = tuple(j for j in range(len(predictions)) if j not in matched)
+    unmatched = [j for j in range(len(predictions)) if j not in matched]
+    ignored = tuple(j for j in unmatched if _inside_crowd(j, expected, predictions))
     return CaseVerdict(
-        case=case, predictions=predictions, objects=tuple(results), extras=extras, expected_masks=tuple(expected_masks)
+        case=case,
+        predictions=predictions,
+        objects=tuple(results),
+        extras=tuple(j for j in unmatched if j not in ignored),
+        expected_masks=tuple(expected_masks),
+        ignored=ignored,
     )
+
+
+def _inside_crowd(j: int, expected: tuple[ExpectedObject, ...], predictions: Predictions) -> bool:
+    """Whether prediction ``j`` lies mostly (half its box or more) inside a crowd region of its class.
+
+    COCO's rule for crowd regions: overlap is measured against the detection's own area.
+    """
+    x1, y1, x2, y2 = predictions.boxes[j]
+    area = max(x2 - x1, 0) * max(y2 - y1, 0)
+    for obj in expected:
+        if obj.crowd and obj.class_name == predictions.class_names[j] and area > 0:
+            cx1, cy1, cx2, cy2 = obj.box
+            inside = max(min(x2, cx2) - max(x1, cx1), 0) * max(min(y2, cy2) - max(y1, cy1), 0)
+            if inside / area >= 0.5:
+                return True
+    return False

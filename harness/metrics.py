@@ -141,7 +141,7 @@ def coco_inputs(verdicts: Sequence[CaseVerdict], classes: Sequence[str], kind: s
                 "category_id": category[obj.class_name],
                 "bbox": [x1, y1, x2 - x1, y2 - y1],
                 "area": (x2 - x1) * (y2 - y1),
-                "iscrowd": 0,
+                "iscrowd": int(obj.crowd),
             }
             if kind == "mask":
                 rle = verdict.expected_masks[index]
@@ -259,6 +259,8 @@ def _count_values(verdicts: Sequence[CaseVerdict], kind: str) -> dict[str | None
     counts: dict[str | None, list[int]] = {None: [0, 0, 0]}  # true positives, expected, predicted
     for verdict in verdicts:
         for result in verdict.objects:
+            if result.expected.crowd:
+                continue  # COCO's crowd regions are neither found nor missed
             if result.prediction is None:
                 found = False
             elif kind == "box":
@@ -269,7 +271,9 @@ def _count_values(verdicts: Sequence[CaseVerdict], kind: str) -> dict[str | None
                 row = counts.setdefault(key, [0, 0, 0])
                 row[0] += found
                 row[1] += 1
-        for name in verdict.predictions.class_names:
+        for j, name in enumerate(verdict.predictions.class_names):
+            if j in verdict.ignored:
+                continue
             counts[None][2] += 1
             counts.setdefault(name, [0, 0, 0])[2] += 1
     out: dict[str | None, dict[str, float]] = {}

@@ -71,13 +71,15 @@ def format_verdict(verdict: CaseVerdict, *, model_name: str) -> str:
                     "-" if result.confidence is None else f"{result.confidence:.2f}",
                     _fmt_iou(result.box_iou, obj.box_iou, True),
                     _fmt_iou(result.mask_iou, obj.mask_iou, result.check_mask),
-                    "ok" if result.passed else "FAIL: " + ", ".join(result.problems),
+                    "crowd region" if obj.crowd else "ok" if result.passed else "FAIL: " + ", ".join(result.problems),
                 ]
             )
         header = ["#", "class", "expected box", "predicted box", "conf", "box IoU", "mask IoU", "verdict"]
         lines += table(header, rows)
     else:
         lines.append("  the case expects no objects")
+    if verdict.ignored:
+        lines.append(f"predictions inside crowd regions (ignored): {len(verdict.ignored)}")
     if verdict.extras:
         verdict_text = "FAIL" if verdict.too_many_extras else "allowed"
         lines.append(f"unmatched predictions: {len(verdict.extras)} (max_extra {case.max_extra}: {verdict_text})")

@@ -743,6 +743,13 @@ ERRORS = [
         ["not a valid COCO RLE string: it covers", "not 240*320"],
         id="rle-counts-wrong-total",
     ),
+    pytest.param(
+        one_object("{class: c, box: [0, 0, 9, 9], crowd: 1}"),
+        "a",
+        "objects[0].crowd",
+        ["expected true or false"],
+        id="crowd-not-a-bool",
+    ),
 ]
 
 

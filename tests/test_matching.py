@@ -381,3 +381,28 @@ def test_boxes_overlapping_with_disjoint_masks_are_a_match_with_low_mask_iou():
     assert result.mask_iou == 0.0
     assert result.problems == ["mask IoU low"]
     assert verdict.extras == ()
+
+
+def crowd(box, class_name="cat"):
+    return ExpectedObject(class_name, tuple(float(v) for v in box), 0.5, 0.5, None, crowd=True)
+
+
+def test_a_crowd_region_need_not_be_found_and_absorbs_predictions_inside_it():
+    case = make_case(expected((0, 0, 20, 20)), crowd((100, 100, 200, 200)))
+    preds = predictions(
+        ("cat", (0, 0, 20, 20)),
+        ("cat", (110, 110, 150, 150)),  # inside the crowd: ignored
+        ("dog", (120, 120, 140, 140)),  # another class inside it: an extra
+        ("cat", (180, 180, 260, 260)),  # mostly outside it (IoA 0.0625): an extra
+    )
+    verdict = match_objects(case, preds, use_masks=False)
+    assert [r.problems for r in verdict.objects] == [[], []]
+    assert verdict.ignored == (1,)
+    assert verdict.extras == (2, 3)
+    assert verdict.worst_iou == pytest.approx(1.0)  # the crowd region is no object to score
+
+
+def test_a_crowd_region_alone_passes_with_nothing_found():
+    verdict = match_objects(make_case(crowd((100, 100, 200, 200))), predictions(), use_masks=False)
+    assert verdict.passed
+    assert verdict.worst_iou is None

@@ -622,3 +622,40 @@ def test_no_predictions_leave_precision_undefined():
     assert metrics.values["box.recall"] == 0.0
     assert "box.precision" not in metrics.values and "box.f1" not in metrics.values
     assert metrics.values["box.map50_95"] == 0.0
+
+
+def test_suite_metrics_with_a_crowd_region_equal_pycocotools():
+    from pathlib import Path
+
+    from harness.cases import Case, ExpectedObject
+    from harness.matching import match_objects
+    from harness.metrics import suite_metrics
+    from harness.predictions import Predictions
+
+    objects = (
+        ExpectedObject("cat", (0.0, 0.0, 40.0, 40.0), 0.5, 0.5),
+        ExpectedObject("cat", (100.0, 100.0, 200.0, 200.0), 0.5, 0.5, crowd=True),
+    )
+    case = Case("c", Path("x.yaml"), Path("x.png"), (320, 240), (), objects, 0, None, None, {})
+    boxes = np.array([[2.0, 1.0, 41.0, 40.0], [110.0, 110.0, 150.0, 150.0], [250.0, 10.0, 290.0, 50.0]])
+    preds = Predictions(boxes, ("cat", "cat", "cat"), np.array([0.9, 0.8, 0.7]), None, (320, 240))
+    ours = suite_metrics([match_objects(case, preds, use_masks=False)], with_masks=False)
+
+    gt = {
+        "images": [{"id": 1, "width": 320, "height": 240}],
+        "categories": [{"id": 1, "name": "cat"}],
+        "annotations": [
+            {"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 40, 40], "area": 1600, "iscrowd": 0},
+            {"id": 2, "image_id": 1, "category_id": 1, "bbox": [100, 100, 100, 100], "area": 1e4, "iscrowd": 1},
+        ],
+    }
+    dt = [
+        {"image_id": 1, "category_id": 1, "bbox": [x1, y1, x2 - x1, y2 - y1], "score": s}
+        for (x1, y1, x2, y2), s in zip(boxes.tolist(), (0.9, 0.8, 0.7), strict=True)
+    ]
+    reference = reference_eval(gt, dt, "bbox").stats
+    assert ours.values["box.map50_95"] == pytest.approx(reference[0], abs=1e-6)
+    assert ours.values["box.map50"] == pytest.approx(reference[1], abs=1e-6)
+    # One true positive, one prediction ignored by the crowd region, one extra.
+    assert ours.values["box.precision"] == pytest.approx(1 / 2)
+    assert ours.values["box.recall"] == pytest.approx(1.0)
