@@ -11,7 +11,7 @@ import difflib
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -39,6 +39,7 @@ RESERVED_PREDICT = {
 }
 CASE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 SUITE_ITEM = "suite"  # FILE::suite::METRIC holds the metric gates, so no case may take the name
+SHA256 = re.compile(r"[0-9a-f]{64}")
 TAG_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -92,6 +93,7 @@ class Case:
     model: str | None
     task: str | None
     predict: Mapping[str, Any] = field(default_factory=dict)
+    model_sha256: str | None = None  # the file pins its model to this sha256
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,7 @@ class CaseFile:
     thresholds: Thresholds
     cases: tuple[Case | BrokenCase, ...]
     gates: tuple[Gate, ...] = ()
+    model_sha256: str | None = None
 
 
 class _StrictSafeLoader(yaml.SafeLoader):
@@ -203,7 +206,7 @@ def load_case_file(path: Path, *, defaults: Thresholds = BUILT_IN_THRESHOLDS, ch
     if type(version) is not int or version != 1:
         raise fields.error("version", f"this harness reads case-file version 1, got {document['version']!r}")
 
-    model = _model(fields, document.get("model"), path, check_model)
+    model, model_sha256 = _model(fields, document.get("model"), path, check_model)
     task = document.get("task")
     if task is not None and task not in TASKS:
         raise fields.error("task", f"expected one of {', '.join(TASKS)}, got {_describe(task)}")
@@ -225,11 +228,11 @@ def load_case_file(path: Path, *, defaults: Thresholds = BUILT_IN_THRESHOLDS, ch
                     path, f"duplicate case name (first at cases[{seen[label]}])", case=label, field="name"
                 )
             seen[label] = index
-            cases.append(_case(path, raw, label, model, task, predict, thresholds))
+            cases.append(replace(_case(path, raw, label, model, task, predict, thresholds), model_sha256=model_sha256))
         except CaseFileError as exc:
             taken = {c.name for c in cases}
             cases.append(BrokenCase(label if label not in taken else f"cases[{index}]", exc))
-    return CaseFile(path, model, task, predict, thresholds, tuple(cases), gates)
+    return CaseFile(path, model, task, predict, thresholds, tuple(cases), gates, model_sha256)
 
 
 def _gates(fields: _Fields, raw: Any, task: str | None) -> tuple[Gate, ...]:
@@ -260,13 +263,24 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     return f"line {mark.line + 1}, column {mark.column + 1}: {problem}" if mark else problem
 
 
-def _model(fields: _Fields, value: Any, path: Path, check: bool) -> str | None:
+def _model(fields: _Fields, value: Any, path: Path, check: bool) -> tuple[str | None, str | None]:
+    """The model spec, and the sha256 it is pinned to: ``model: PATH`` or ``model: {path, sha256}``."""
     if value is None:
-        return None
+        return None, None
+    sha256 = None
+    where = "model"
+    if isinstance(value, dict):
+        value = fields.mapping(value, "model", ("path", "sha256"))
+        if "path" not in value:
+            raise fields.error("model.path", "missing: the model file, relative to the case file")
+        sha256 = fields.string(value.get("sha256"), "model.sha256").lower() if "sha256" in value else None
+        if sha256 is not None and not SHA256.fullmatch(sha256):
+            raise fields.error("model.sha256", "expected 64 hexadecimal digits (sha256sum prints them)")
+        value, where = value["path"], "model.path"
     try:
-        return resolve_model(fields.string(value, "model"), path.parent, must_exist=check)
+        return resolve_model(fields.string(value, where), path.parent, must_exist=check), sha256
     except FileNotFoundError as exc:
-        raise fields.error("model", str(exc)) from None
+        raise fields.error(where, str(exc)) from None
 
 
 def _predict(fields: _Fields, value: Any) -> dict:

@@ -59,17 +59,10 @@ class LoadedModel:
         device = getattr(predictor, "device", None)
         return str(device) if device is not None else self.device or "auto"
 
-    @functools.cached_property
+    @property
     def sha256(self) -> str | None:
         """The model file's sha256 (None for a model that is not a local file)."""
-        path = Path(self.spec)
-        if not path.is_file():
-            return None
-        digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest()
+        return file_sha256(self.spec)
 
     def predict(self, image: Path, arguments: Mapping[str, Any]) -> Predictions:
         """Predictions on ``image`` with the given Ultralytics predict arguments, computed once."""
@@ -110,6 +103,19 @@ class LoadedModel:
             masks=masks,
             image_size=(width, height),
         )
+
+
+@functools.lru_cache(maxsize=64)
+def file_sha256(spec: str) -> str | None:
+    """sha256 of a model file, read in blocks; None when ``spec`` is not a local file."""
+    path = Path(spec)
+    if not path.is_file():
+        return None
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 class ModelPool:

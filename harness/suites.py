@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from .cases import BrokenCase, Case, CaseFile
 from .errors import CaseFileError
 from .matching import CaseVerdict, match_objects
 from .metrics import SuiteMetrics, suite_metrics
-from .models import LoadedModel, ModelPool
+from .models import LoadedModel, ModelPool, file_sha256
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class Judge:
         """The case judged against the model (predicting its image if not done yet)."""
         key = (str(case.file), case.name, model_spec)
         if key not in self._verdicts:
+            check_model_pin(case, model_spec)  # before the weights are unpickled, let alone run
             model = self.model(model_spec)
             check_model_fits(case, model)
             predictions = model.predict(case.image, case.predict)
@@ -61,8 +63,24 @@ class Judge:
         return self._suites[key]
 
 
+def check_model_pin(case: Case, model_spec: str) -> None:
+    """Refuse a model file whose sha256 differs from the one the case file pins (when it is that file)."""
+    if not case.model_sha256 or model_spec != case.model:
+        return  # no pin, or --harness-model runs a candidate on purpose
+    actual = file_sha256(model_spec)
+    if actual != case.model_sha256:
+        raise CaseFileError(
+            case.file,
+            f"{Path(model_spec).name} has sha256 {actual}, but the file pins {case.model_sha256}: not the "
+            "model these cases were written for (update the pin if the change is intended)",
+            case=case.name,
+            field="model.sha256",
+        )
+
+
 def check_model_fits(case: Case, model: LoadedModel) -> None:
     """Raise a CaseFileError when the case asks for something the model cannot give."""
+
     if case.task and case.task != model.task:
         raise CaseFileError(
             case.file,

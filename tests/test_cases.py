@@ -750,6 +750,20 @@ ERRORS = [
         ["expected true or false"],
         id="crowd-not-a-bool",
     ),
+    pytest.param(
+        "model: {path: model.pt, sha256: abc}\ncases: []\n",
+        None,
+        "model.sha256",
+        ["expected 64 hexadecimal digits"],
+        id="model-pin-not-a-sha256",
+    ),
+    pytest.param(
+        "model: {sha256: " + "a" * 64 + "}\ncases: []\n",
+        None,
+        "model.path",
+        ["missing"],
+        id="model-pin-without-path",
+    ),
 ]
 
 

@@ -177,3 +177,19 @@ def test_ini_thresholds_apply_below_case_file_thresholds(pytester, detect_suite)
     pytester.makefile(".yaml", shapes=without_file_threshold)
     result = pytester.runpytest()
     assert result.parseoutcomes().get("failed", 0) > 0
+
+
+def test_a_pinned_model_with_another_sha256_is_refused_before_loading(pytester, detect_suite):
+    assert "sha256: " in detect_suite
+    text = re.sub(r"sha256: [0-9a-f]{64}", "sha256: " + "f" * 64, detect_suite)
+    pytester.makefile(".yaml", shapes=text)
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=case_count(detect_suite))
+    result.stdout.fnmatch_lines(
+        ["*case 'scene-000': model.sha256: shapes-detect.pt has sha256 *, but the file pins ffff*"]
+    )
+    assert "images predicted" not in result.stdout.str()  # refused before the weights were loaded
+    # A candidate given on the command line is not the pinned file: the pin does not apply to it.
+    candidate = pytester.runpytest("--harness-model=" + str(MODELS / "shapes-detect-weak.pt"))
+    outcomes = candidate.parseoutcomes()
+    assert "errors" not in outcomes and outcomes["failed"] > 0
