@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
+import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -178,8 +179,14 @@ class _Fields:
         return base.override(checked)
 
 
+# Bounded repr: YAML aliases can make a small file a structure whose plain repr never ends.
+_SHORT_REPR = reprlib.Repr()
+_SHORT_REPR.maxlevel, _SHORT_REPR.maxlist, _SHORT_REPR.maxdict = 2, 4, 4
+_SHORT_REPR.maxstring = _SHORT_REPR.maxother = 30
+
+
 def _describe(value: Any) -> str:
-    text = repr(value)
+    text = _SHORT_REPR.repr(value)
     return f"{type(value).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
 
 
@@ -197,6 +204,8 @@ def load_case_file(path: Path, *, defaults: Thresholds = BUILT_IN_THRESHOLDS, ch
         raise CaseFileError(path, f"invalid YAML: {_yaml_problem(exc)}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise CaseFileError(path, f"cannot read the file: {exc}") from None
+    except RecursionError:
+        raise CaseFileError(path, "invalid YAML: nested too deeply to be a case file") from None
     if document is None:
         raise CaseFileError(path, "the file is empty: a case file needs at least `cases:`")
     document = fields.mapping(document, "", FILE_KEYS)
@@ -249,7 +258,10 @@ def _gates(fields: _Fields, raw: Any, task: str | None) -> tuple[Gate, ...]:
 
     minimums({k: v for k, v in raw.items() if k in METRICS}, "metrics", "")
     for scope in ("per_class", "per_tag"):
-        groups = fields.mapping(raw.get(scope, {}), f"metrics.{scope}", tuple(map(str, raw.get(scope) or {})))
+        groups = raw.get(scope, {})
+        if not isinstance(groups, dict):
+            what = "class names" if scope == "per_class" else "tags"
+            raise fields.error(f"metrics.{scope}", f"expected a mapping of {what} to gates, got {_describe(groups)}")
         for group, values in groups.items():
             if scope == "per_tag" and not (isinstance(group, str) and TAG_NAME.fullmatch(group)):
                 raise fields.error(f"metrics.per_tag.{group}", "not a tag name: use letters, digits and '_'")

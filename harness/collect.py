@@ -55,6 +55,8 @@ class CaseFileCollector(pytest.File):
         settings = run.settings
         try:
             case_file = load_case_file(self.path, defaults=settings.thresholds, check_model=not settings.model_override)
+            if not case_file.cases:
+                raise CaseFileError(self.path, "no cases: list at least one, or delete the file", field="cases")
             model = settings.model_override or case_file.model or settings.default_model
             if model is None:
                 raise CaseFileError(
@@ -62,11 +64,17 @@ class CaseFileCollector(pytest.File):
                     "no model: set it in the case file, as harness_model in the pytest ini, or with --harness-model",
                     field="model",
                 )
+            if not settings.model_override and case_file.model and self._escapes(Path(case_file.model)):
+                raise CaseFileError(self.path, self._escape_message(case_file.model), field="model")
         except CaseFileError as exc:
             yield BrokenItem.from_parent(self, name="[file]", error=exc)
             return
         run.case_files[suite_key(self.config, self.path)] = (case_file, model)
         for case in case_file.cases:
+            escape = self._outside_root(case) if isinstance(case, Case) else None
+            if escape is not None:
+                yield BrokenItem.from_parent(self, name=case.name, error=escape)
+                continue
             if not isinstance(case, Case):
                 yield BrokenItem.from_parent(self, name=case.name, error=case.error)
                 continue
@@ -81,6 +89,27 @@ class CaseFileCollector(pytest.File):
         has_baseline = run.baseline is not None and run.baseline.suite(suite_key(self.config, self.path))
         if case_file.gates or has_baseline:
             yield SuiteCollector.from_parent(self, name=SUITE_ITEM, case_file=case_file, model_spec=model)
+
+    def _escapes(self, path: Path) -> bool:
+        """Whether a file the case file names lies outside pytest's rootdir (and that is not allowed)."""
+        if harness_run(self.config).settings.allow_outside_root or "://" in str(path):
+            return False
+        return not path.resolve().is_relative_to(self.config.rootpath.resolve())
+
+    def _escape_message(self, path: Path | str) -> str:
+        return (
+            f"{path} is outside the project root {self.config.rootpath}; "
+            "set harness_allow_outside_root = true in the pytest ini to allow it"
+        )
+
+    def _outside_root(self, case: Case) -> CaseFileError | None:
+        """A shared case repo must not reach files elsewhere on the machine (path traversal)."""
+        named = [("image", case.image)]
+        named += [(f"objects[{i}].mask.png", o.mask.png) for i, o in enumerate(case.objects) if o.mask and o.mask.png]
+        for field_name, path in named:
+            if self._escapes(path):
+                return CaseFileError(case.file, self._escape_message(path), case=case.name, field=field_name)
+        return None
 
 
 class BrokenItem(pytest.Item):

@@ -29,7 +29,8 @@ class CaseFileError(HarnessError, ValueError):
         if self.field:
             parts.append(self.field)
         parts.append(self.message)
-        return ": ".join(parts)
+        # One line, always: a key or value quoted from the file may itself hold line breaks.
+        return ": ".join(parts).replace("\r", "\\r").replace("\n", "\\n")
 
 
 class ModelError(HarnessError, RuntimeError):

@@ -43,6 +43,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("harness_box_iou", "default minimum box IoU (built-in: 0.5)")
     parser.addini("harness_mask_iou", "default minimum mask IoU (built-in: 0.5)")
     parser.addini("harness_max_extra", "default number of unmatched predictions allowed per case (built-in: 0)")
+    parser.addini(
+        "harness_allow_outside_root",
+        "let case files name images and models outside pytest's rootdir (default: false)",
+        type="bool",
+        default=False,
+    )
     parser.addini("harness_files", "glob patterns of case-file names (default: *.yaml *.yml)", type="args")
 
 

@@ -32,6 +32,7 @@ class Settings:
     save_baseline: Path | None = None
     baseline: Path | None = None
     max_drop: float = 0.01
+    allow_outside_root: bool = False  # may case files name images and models outside the rootdir?
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
@@ -70,6 +71,7 @@ class Settings:
             device=config.getoption("harness_device") or config.getini("harness_device") or None,
             thresholds=thresholds,
             file_patterns=tuple(config.getini("harness_files") or DEFAULT_FILE_PATTERNS),
+            allow_outside_root=bool(config.getini("harness_allow_outside_root")),
         )
 
 

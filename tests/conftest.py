@@ -58,3 +58,13 @@ def _warm_up_lazy_imports():
     from harness.metrics import suite_metrics
 
     suite_metrics([judge.verdict(case, str(MODELS / "shapes-seg.pt")) for case in cases], with_masks=True)
+
+
+ALLOW_OUTSIDE_ROOT = "[pytest]\nharness_allow_outside_root = true\n"
+
+
+@pytest.fixture(autouse=True)
+def _let_pytester_projects_use_the_shipped_fixtures(request):
+    """pytester projects live in temporary folders, and the models and images they use in this repo."""
+    if "pytester" in request.fixturenames:
+        request.getfixturevalue("pytester").makeini(ALLOW_OUTSIDE_ROOT)

@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import pytest
 import yaml
 
-from conftest import MODELS, shipped_suite
+from conftest import ALLOW_OUTSIDE_ROOT, MODELS, shipped_suite
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -171,7 +171,7 @@ def test_each_model_loaded_once_and_each_image_predicted_once(pytester, detect_s
 def test_ini_thresholds_apply_below_case_file_thresholds(pytester, detect_suite):
     # The shipped file sets box_iou 0.75 itself, so an ini default of 0.999 must not change its verdicts.
     pytester.makefile(".yaml", shapes=detect_suite)
-    pytester.makeini("[pytest]\nharness_box_iou = 0.999\n")
+    pytester.makeini(ALLOW_OUTSIDE_ROOT + "harness_box_iou = 0.999\n")
     pytester.runpytest().assert_outcomes(passed=case_count(detect_suite))
     without_file_threshold = re.sub(r"thresholds: \{box_iou: 0.75, ", "thresholds: {", detect_suite)
     pytester.makefile(".yaml", shapes=without_file_threshold)
@@ -193,3 +193,26 @@ def test_a_pinned_model_with_another_sha256_is_refused_before_loading(pytester, 
     candidate = pytester.runpytest("--harness-model=" + str(MODELS / "shapes-detect-weak.pt"))
     outcomes = candidate.parseoutcomes()
     assert "errors" not in outcomes and outcomes["failed"] > 0
+
+
+def test_a_case_file_without_cases_is_an_error_and_an_empty_run_fails(pytester):
+    pytester.makefile(".yaml", empty=f"model: {MODELS / 'shapes-detect.pt'}\ncases: []\n")
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["empty.yaml: cases: no cases: list at least one, or delete the file"])
+    (pytester.path / "empty.yaml").unlink()
+    assert pytester.runpytest().ret == pytest.ExitCode.NO_TESTS_COLLECTED  # non-zero: nothing ran
+
+
+def test_files_outside_the_project_root_are_refused_unless_allowed(pytester, detect_suite):
+    pytester.makeini("[pytest]\n")  # the default: case files stay inside the project
+    pytester.makefile(".yaml", shapes=detect_suite)
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["shapes.yaml: model: */shapes-detect.pt is outside the project root *; set harness_allow_outside_root*"]
+    )
+    # The model given on the command line is the user's own choice; the images are still checked.
+    result = pytester.runpytest("--harness-model=" + str(MODELS / "shapes-detect.pt"))
+    result.assert_outcomes(errors=case_count(detect_suite))
+    result.stdout.fnmatch_lines(["shapes.yaml: case 'scene-000': image: */golden-000.png is outside the project root*"])

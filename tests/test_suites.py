@@ -82,6 +82,7 @@ def test_a_broken_case_makes_the_gates_error_not_pass(pytester, seg_suite):
         ("{box.map50: 1.5}", "metrics.box.map50", "outside [0.0, 1.0]"),
         ("{per_tag: {low-light: {box.map50: 0.5}}}", "metrics.per_tag.low-light", "not a tag name"),
         ("{per_class: {circle: {box.mAP: 0.5}}}", "metrics.per_class.circle.box.mAP", "unknown key"),
+        ("{per_tag: true}", "metrics.per_tag", "expected a mapping of tags to gates"),
     ],
 )
 def test_gate_schema_errors(tmp_path, metrics, field, phrase):

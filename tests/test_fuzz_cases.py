@@ -1,0 +1,37 @@
+"""Fuzzed case files: every one loads correctly or ends in one clear error line; none crashes or hangs.
+
+A bounded run here; bench/fuzz_cases.py runs the same strategies for 10,000+ examples.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from case_strategies import check, mutated_documents, prepare, raw_documents
+
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@pytest.fixture(scope="module")
+def case_path(tmp_path_factory):
+    return prepare(tmp_path_factory.mktemp("fuzz"))
+
+
+@SETTINGS
+@given(mutated_documents())
+def test_mutated_case_files(case_path, text):
+    check(case_path, text)
+
+
+@SETTINGS
+@given(raw_documents())
+def test_raw_and_hostile_yaml(case_path, text):
+    check(case_path, text)
+
+
+def test_python_tags_are_refused_and_run_nothing(case_path, tmp_path):
+    marker = tmp_path / "ran"
+    text = f"cases: !!python/object/apply:os.system ['touch {marker}']\n"
+    assert check(case_path, text) == "file error"
+    assert not marker.exists()
