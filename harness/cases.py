@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 import re
 import reprlib
 from collections.abc import Mapping
@@ -156,9 +157,13 @@ class _Fields:
     def string(self, value: Any, field_name: str) -> str:
         if not isinstance(value, str) or not value.strip():
             raise self.error(field_name, f"expected a non-empty string, got {_describe(value)}")
+        if "\x00" in value:
+            raise self.error(field_name, "contains a NUL character, which no path or name may hold")
         return value
 
     def number(self, value: Any, field_name: str, *, low: float | None = None, high: float | None = None) -> float:
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 1e15:
+            value = math.inf  # beyond any pixel coordinate, and beyond what a float holds exactly
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise self.error(field_name, f"expected a finite number, got {_describe(value)}")
         if (low is not None and value < low) or (high is not None and value > high):
@@ -298,6 +303,8 @@ def _model(fields: _Fields, value: Any, path: Path, check: bool) -> tuple[str | 
 def _predict(fields: _Fields, value: Any) -> dict:
     if not isinstance(value, dict):
         raise fields.error("predict", f"expected a mapping of Ultralytics predict arguments, got {_describe(value)}")
+    # Importing Ultralytics patches PIL.Image.open to pip-install a HEIF plugin when online: never here.
+    os.environ.setdefault("YOLO_OFFLINE", "1")
     from ultralytics.cfg import DEFAULT_CFG_DICT
 
     for key in value:

@@ -44,6 +44,7 @@ scalars = (
     st.none()
     | st.booleans()
     | st.integers(-(2**70), 2**70)
+    | st.integers(10**300, 10**400)
     | st.floats(allow_nan=True, allow_infinity=True)
     | st.text(max_size=20)
     | st.sampled_from(["", "model.pt", "img.png", "../../etc/passwd", "c", "segment", "\u00e9\u2603\U0001f600", "a::b"])

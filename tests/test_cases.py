@@ -764,6 +764,20 @@ ERRORS = [
         ["missing"],
         id="model-pin-without-path",
     ),
+    pytest.param(
+        'model: "bad\\0name.pt"\ncases: []\n',
+        None,
+        "model",
+        ["contains a NUL character"],
+        id="nul-in-a-path",
+    ),
+    pytest.param(
+        one_object("{class: c, box: [0, 0, 1" + "0" * 400 + ", 9]}"),
+        "a",
+        "objects[0].box",
+        ["expected a finite number"],
+        id="integer-too-large-for-a-float",
+    ),
 ]
 
 
