@@ -33,7 +33,11 @@ def resolve_model(spec: str, base: Path, *, must_exist: bool = True) -> str:
     if "://" in spec:
         return spec
     candidate = (base / spec).resolve()
-    if must_exist and not candidate.exists():
+    try:
+        exists = candidate.is_file()
+    except OSError as exc:  # a name too long for the file system, and the like
+        raise FileNotFoundError(f"not a usable file name: {exc.strerror}") from None
+    if must_exist and not exists:
         raise FileNotFoundError(f"file not found: {spec} (looked for {candidate})")
     return str(candidate)
 

@@ -778,6 +778,13 @@ ERRORS = [
         ["expected a finite number"],
         id="integer-too-large-for-a-float",
     ),
+    pytest.param(
+        "model: " + "m" * 5000 + ".pt\ncases: []\n",
+        None,
+        "model",
+        ["not a usable file name: File name too long"],
+        id="model-name-too-long",
+    ),
 ]
 
 
