@@ -35,3 +35,29 @@ def test_python_tags_are_refused_and_run_nothing(case_path, tmp_path):
     text = f"cases: !!python/object/apply:os.system ['touch {marker}']\n"
     assert check(case_path, text) == "file error"
     assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "phrase"),
+    [
+        ("cases: " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply"),
+        ("? 'bad\n\n  key'\n: 1\ncases: []\n", "unknown key"),
+    ],
+    ids=["nesting-5000-deep", "key-with-line-breaks"],
+)
+def test_found_by_fuzzing_and_probing(case_path, text, phrase):
+    assert check(case_path, text) == "file error"
+    from harness.cases import load_case_file
+    from harness.errors import CaseFileError
+
+    with pytest.raises(CaseFileError, match=phrase) as info:
+        load_case_file(case_path)
+    assert "\n" not in str(info.value)
+
+
+def test_an_alias_bomb_is_reported_without_expanding_it(case_path):
+    # Each anchor repeats the previous one 9 times: the last case stands for 9**7 strings.
+    lines = ["cases:", "  - &a [x, x, x, x, x, x, x, x, x]"]
+    for previous, name in zip("abcdefg", "bcdefgh", strict=True):
+        lines.append(f"  - &{name} [{', '.join(['*' + previous] * 9)}]")
+    assert check(case_path, "\n".join(lines) + "\n") == "case errors"
