@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from .cases import SUITE_ITEM, Case, CaseFile, CaseFileError, load_case_file
+from .cases import SUITE_ITEM, BrokenCase, Case, CaseFile, CaseFileError, load_case_file
 from .config import Gate
 from .errors import HarnessError
 from .matching import CaseVerdict
@@ -69,12 +70,14 @@ class CaseFileCollector(pytest.File):
         except CaseFileError as exc:
             yield BrokenItem.from_parent(self, name="[file]", error=exc)
             return
+        # A case naming a file outside the project is broken everywhere, suite gates included.
+        escapes = {c.name: self._outside_root(c) for c in case_file.cases if isinstance(c, Case)}
+        case_file = replace(
+            case_file,
+            cases=tuple(BrokenCase(c.name, escapes[c.name]) if escapes.get(c.name) else c for c in case_file.cases),
+        )
         run.case_files[suite_key(self.config, self.path)] = (case_file, model)
         for case in case_file.cases:
-            escape = self._outside_root(case) if isinstance(case, Case) else None
-            if escape is not None:
-                yield BrokenItem.from_parent(self, name=case.name, error=escape)
-                continue
             if not isinstance(case, Case):
                 yield BrokenItem.from_parent(self, name=case.name, error=case.error)
                 continue

@@ -216,3 +216,4 @@ def test_files_outside_the_project_root_are_refused_unless_allowed(pytester, det
     result = pytester.runpytest("--harness-model=" + str(MODELS / "shapes-detect.pt"))
     result.assert_outcomes(errors=case_count(detect_suite))
     result.stdout.fnmatch_lines(["shapes.yaml: case 'scene-000': image: */golden-000.png is outside the project root*"])
+    assert "images predicted" not in result.stdout.str()  # not one image outside the project was run

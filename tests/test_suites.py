@@ -213,3 +213,12 @@ def test_folder_metrics_combine_the_files_of_one_model(pytester, seg_suite):
     # The folder's metrics over two halves equal the metrics of one file holding all the cases.
     assert saved["mask.map50_95"] == pytest.approx(one_file["mask.map50_95"], abs=1e-9)
     assert saved["box.recall"] == pytest.approx(one_file["box.recall"], abs=1e-9)
+
+
+def test_gates_never_run_cases_outside_the_project(pytester, seg_suite):
+    pytester.makeini("[pytest]\n")  # images outside the project are not allowed
+    pytester.makefile(".yaml", shapes=with_gates(seg_suite))
+    result = pytester.runpytest("--harness-model=" + str(MODELS / "shapes-seg.pt"), "-k", "suite")
+    result.assert_outcomes(errors=4)
+    result.stdout.fnmatch_lines(["*suite metrics need every case, and these cannot run: scene-000, *"])
+    assert "images predicted" not in result.stdout.str()
