@@ -12,11 +12,9 @@ differ.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 
-os.environ.setdefault("YOLO_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
 
 

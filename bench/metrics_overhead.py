@@ -12,12 +12,10 @@ Prints both against inference; the target is under 1%. Metric times are medians 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 from pathlib import Path
 
-os.environ.setdefault("YOLO_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
 
 

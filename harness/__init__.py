@@ -7,7 +7,12 @@ that have it installed but run no case files.
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
+
+# Before anything here imports Ultralytics: no downloads, no update checks, and no pip installs
+# (its patched Image.open installs a HEIF plugin when online). Set YOLO_OFFLINE=0 to allow them.
+os.environ.setdefault("YOLO_OFFLINE", "1")
 
 __version__ = "0.1.0"
 

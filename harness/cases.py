@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import math
-import os
 import re
 import reprlib
 from collections.abc import Mapping
@@ -303,8 +302,6 @@ def _model(fields: _Fields, value: Any, path: Path, check: bool) -> tuple[str | 
 def _predict(fields: _Fields, value: Any) -> dict:
     if not isinstance(value, dict):
         raise fields.error("predict", f"expected a mapping of Ultralytics predict arguments, got {_describe(value)}")
-    # Importing Ultralytics patches PIL.Image.open to pip-install a HEIF plugin when online: never here.
-    os.environ.setdefault("YOLO_OFFLINE", "1")
     from ultralytics.cfg import DEFAULT_CFG_DICT
 
     for key in value:

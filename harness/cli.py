@@ -6,7 +6,6 @@ vision-harness compare cases/ --model A.pt --model B.pt   # per-suite and per-ca
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -108,7 +107,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if len(args.model) != 2:
         parser.error(f"compare needs --model exactly twice, got {len(args.model)}")
-    os.environ.setdefault("YOLO_OFFLINE", "1")
     try:
         return compare(args.paths, args.model, args.device)
     except (HarnessError, FileNotFoundError) as exc:

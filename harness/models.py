@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,7 +30,6 @@ class LoadedModel:
     """One Ultralytics model on one device, remembering its predictions for the session."""
 
     def __init__(self, spec: str, device: str | None):
-        os.environ.setdefault("YOLO_OFFLINE", "1")  # never let a run reach for the network
         from ultralytics import YOLO
 
         self.spec = spec

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from fnmatch import fnmatch
 from pathlib import Path
 
@@ -53,8 +52,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    # Before anything imports Ultralytics: a test run must never download weights, fonts or packages.
-    os.environ.setdefault("YOLO_OFFLINE", "1")
     from .errors import HarnessError
     from .session import harness_run
 
@@ -97,12 +94,12 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     from .baseline import suite_record, write_baseline
 
     suites = {}
-    for key, result in run.complete_suites().items():
+    for key, result in run.complete_suites.items():
         if isinstance(result, str):
             run.baseline_skipped.append(f"{key}: {result}")
         else:
             suites[key] = suite_record(result)
-    directories = {key: metrics.flat() for key, metrics in run.directory_metrics().items()}
+    directories = {key: metrics.flat() for key, metrics in run.directory_metrics.items()}
     write_baseline(run.settings.save_baseline, suites, directories)
     run.baseline_saved = sorted(suites)
 
@@ -128,10 +125,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
             f"model {model.spec} ({model.task}, device {model.device_used}): "
             f"{images} predicted in {seconds:.1f} s ({rate:.1f} images/s)"
         )
-    for key, result in run.complete_suites().items():
+    for key, result in run.complete_suites.items():
         if isinstance(result, SuiteResult):
             write(f"{key}: {format_suite_metrics(result.metrics)}")
-    for key, metrics in run.directory_metrics().items():
+    for key, metrics in run.directory_metrics.items():
         write(f"{key}: {format_suite_metrics(metrics)}")
     worst = [v for v in worst_cases(list(run.verdicts.values())) if v.worst_iou is not None]
     if worst:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -103,8 +104,11 @@ class HarnessRun:
             self._judge = Judge(self.settings.device)
         return self._judge
 
+    @functools.cached_property
     def complete_suites(self) -> dict[str, SuiteResult | str]:
-        """Suites whose every case was judged in this session, by key; a string says why one is not."""
+        """Suites whose every case was judged in this session, by key; a string says why one is not.
+
+        Read once the session is over (by the baseline writer and the summary), so computed once."""
         from .cases import Case
         from .errors import HarnessError
 
@@ -123,6 +127,7 @@ class HarnessRun:
                 out[key] = str(exc)
         return out
 
+    @functools.cached_property
     def directory_metrics(self) -> dict[str, SuiteMetrics]:
         """Metrics over every complete case file of a folder that ran the same model, for folders
         with two or more such files; keyed ``folder/ (model)``."""
@@ -130,7 +135,7 @@ class HarnessRun:
         from .suites import SuiteResult
 
         groups: dict[str, list[SuiteResult]] = {}
-        for key, result in self.complete_suites().items():
+        for key, result in self.complete_suites.items():
             if isinstance(result, SuiteResult):
                 folder = key.rpartition("/")[0] or "."
                 groups.setdefault(f"{folder}/ ({result.model.name})", []).append(result)
