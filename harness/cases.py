@@ -8,6 +8,8 @@ cases of the file still run. See README, "Case files", for the format.
 from __future__ import annotations
 
 import difflib
+import functools
+import importlib.util
 import math
 import re
 import reprlib
@@ -119,8 +121,12 @@ class CaseFile:
     model_sha256: str | None = None
 
 
-class _StrictSafeLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, refusing duplicate keys (which it would otherwise silently overwrite)."""
+# libyaml's parser when PyYAML was built with it (every wheel is): 10x faster on big case files.
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _RejectDuplicateKeys:
+    """Refuses duplicate keys, which PyYAML would otherwise silently overwrite."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen = set()
@@ -130,6 +136,14 @@ class _StrictSafeLoader(yaml.SafeLoader):
                 raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
             seen.add(key) if isinstance(key, (str, int, float, bool)) else None
         return super().construct_mapping(node, deep=deep)
+
+
+class _StrictSafeLoader(_RejectDuplicateKeys, _SafeLoader):
+    """PyYAML's safe loader (on libyaml when available), refusing duplicate keys."""
+
+
+class _StrictPythonLoader(_RejectDuplicateKeys, yaml.SafeLoader):
+    """The same in pure Python: slower, but its error messages show the offending character."""
 
 
 class _Fields:
@@ -203,9 +217,12 @@ def load_case_file(path: Path, *, defaults: Thresholds = BUILT_IN_THRESHOLDS, ch
     """
     fields = _Fields(path)
     try:
-        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictSafeLoader)
+        text = path.read_text(encoding="utf-8")
+        document = yaml.load(text, Loader=_StrictSafeLoader)
     except yaml.YAMLError as exc:
-        raise CaseFileError(path, f"invalid YAML: {_yaml_problem(exc)}") from None
+        if "maximum nesting depth" in str(exc):  # libyaml's own limit, where pure Python would recurse
+            raise CaseFileError(path, "invalid YAML: nested too deeply to be a case file") from None
+        raise CaseFileError(path, f"invalid YAML: {_yaml_problem(_python_parser_error(text, exc))}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise CaseFileError(path, f"cannot read the file: {exc}") from None
     except RecursionError:
@@ -273,6 +290,17 @@ def _gates(fields: _Fields, raw: Any, task: str | None) -> tuple[Gate, ...]:
     return tuple(gates)
 
 
+def _python_parser_error(text: str, error: yaml.YAMLError) -> yaml.YAMLError:
+    """The pure-Python parser's error for the same text: libyaml's leave out the offending character."""
+    try:
+        yaml.load(text, Loader=_StrictPythonLoader)
+    except yaml.YAMLError as python_error:
+        return python_error
+    except RecursionError:
+        pass
+    return error
+
+
 def _yaml_problem(exc: yaml.YAMLError) -> str:
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
@@ -302,18 +330,27 @@ def _model(fields: _Fields, value: Any, path: Path, check: bool) -> tuple[str | 
 def _predict(fields: _Fields, value: Any) -> dict:
     if not isinstance(value, dict):
         raise fields.error("predict", f"expected a mapping of Ultralytics predict arguments, got {_describe(value)}")
-    from ultralytics.cfg import DEFAULT_CFG_DICT
-
+    known = _predict_arguments()
     for key in value:
         if key in RESERVED_PREDICT:
             raise fields.error(f"predict.{key}", f"set by the harness: {RESERVED_PREDICT[key]}")
-        if key not in DEFAULT_CFG_DICT:
-            hint = difflib.get_close_matches(str(key), list(DEFAULT_CFG_DICT), n=1, cutoff=0.5)
+        if key not in known:
+            hint = difflib.get_close_matches(str(key), sorted(known), n=1, cutoff=0.5)
             raise fields.error(
                 f"predict.{key}",
                 "not an Ultralytics predict argument" + (f"; did you mean {hint[0]!r}?" if hint else ""),
             )
     return dict(value)
+
+
+@functools.cache
+def _predict_arguments() -> frozenset[str]:
+    """Ultralytics' argument names, read from its default.yaml: importing ultralytics would import torch."""
+    spec = importlib.util.find_spec("ultralytics")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("ultralytics is not installed: pip install ultralytics")
+    default = Path(spec.submodule_search_locations[0]) / "cfg" / "default.yaml"
+    return frozenset(yaml.load(default.read_text(encoding="utf-8"), Loader=_SafeLoader))
 
 
 def _case(
