@@ -39,7 +39,7 @@ def main() -> None:
                 verdicts.setdefault(device, {})[(case_file.path.name, case.name)] = judge.verdict(case, case_file.model)
             seconds += time.perf_counter() - started
             images += len(cases)
-        used = sorted({model.device_used for model in judge.models.loaded()})
+        used = sorted({model.device_used for model in judge.models.used()})
         print(
             f"{device} (ran on {', '.join(used)}): {images} images in {seconds:.2f} s, {images / seconds:.1f} images/s"
         )

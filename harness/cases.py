@@ -7,6 +7,7 @@ cases of the file still run. See README, "Case files", for the format.
 
 from __future__ import annotations
 
+import copyreg
 import difflib
 import functools
 import importlib.util
@@ -120,6 +121,13 @@ class CaseFile:
     gates: tuple[Gate, ...] = ()
     model_sha256: str | None = None
 
+
+def _read_only(values: dict) -> MappingProxyType:
+    return MappingProxyType(values)
+
+
+# Cases travel from pytest-xdist workers to the controller pickled; a read-only predict mapping must too.
+copyreg.pickle(MappingProxyType, lambda proxy: (_read_only, (dict(proxy),)))
 
 # libyaml's parser when PyYAML was built with it (every wheel is): 10x faster on big case files.
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

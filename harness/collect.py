@@ -164,6 +164,7 @@ class CaseItem(_HarnessItem):
             key = suite_key(self.config, self.case.file)
             if self.run.baseline is not None:
                 self.run.baseline.check_predict(key, dict(self.case.predict))
+            self.run.prefetch(self.case, self.model_spec)
             self.verdict = self.run.judge.verdict(self.case, self.model_spec)
         except HarnessError as exc:
             pytest.fail(str(exc), pytrace=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 
@@ -21,6 +22,9 @@ class CaseFileError(HarnessError, ValueError):
         self.field = field
         self.message = message
         super().__init__(str(self))
+
+    def __reduce__(self):  # keyword arguments survive pickling (pytest-xdist workers send errors home)
+        return functools.partial(CaseFileError, case=self.case, field=self.field), (self.path, self.message)
 
     def __str__(self) -> str:
         parts = [display_path(self.path)]
