@@ -132,11 +132,13 @@ class HarnessRun:
     def judge(self) -> Judge:
         if self._judge is None:
             from .cache import PredictionCache
+            from .models import ModelPool
             from .suites import Judge
 
             settings = self.settings
             cache = PredictionCache(self.cache_dir()) if settings.use_cache and self.cache_dir else None
-            self._judge = Judge(settings.device, cache=cache, half=settings.half, batch=settings.batch)
+            models = ModelPool(settings.device, cache=cache, half=settings.half, batch=settings.batch)
+            self._judge = Judge(settings.device, models=models)
         return self._judge
 
     def prefetch(self, case: Case, model_spec: str) -> None:

@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cache import PredictionCache
 from .cases import BrokenCase, Case, CaseFile
 from .errors import CaseFileError, HarnessError
 from .matching import CaseVerdict, match_objects
@@ -28,16 +27,9 @@ class SuiteResult:
 class Judge:
     """Loads models, predicts and judges, remembering every verdict for the session."""
 
-    def __init__(
-        self,
-        device: str | None,
-        *,
-        cache: PredictionCache | None = None,
-        half: bool = False,
-        batch: int | None = None,
-    ):
+    def __init__(self, device: str | None, *, models: ModelPool | None = None):
         self.device = device
-        self.models = ModelPool(device, cache=cache, half=half, batch=batch)
+        self.models = models or ModelPool(device)  # the pool says how (cache, half precision, batch size)
         self._verdicts: dict[tuple[str, str, str], CaseVerdict] = {}
         self._suites: dict[tuple[str, str], SuiteResult] = {}
 
