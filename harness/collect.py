@@ -55,7 +55,12 @@ class CaseFileCollector(pytest.File):
         run = harness_run(self.config)
         settings = run.settings
         try:
-            case_file = load_case_file(self.path, defaults=settings.thresholds, check_model=not settings.model_override)
+            case_file = load_case_file(
+                self.path,
+                defaults=settings.thresholds,
+                check_model=not settings.model_override,
+                parse_cache=run.parse_cache,
+            )
             if not case_file.cases:
                 raise CaseFileError(self.path, "no cases: list at least one, or delete the file", field="cases")
             model = settings.model_override or case_file.model or settings.default_model

@@ -23,7 +23,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--harness-half",
         action="store_true",
-        help="FP16 inference (CUDA only; predictions differ slightly from FP32, so they are cached apart)",
+        help="FP16 inference (Ultralytics quantize=16; GPU only, the CPU stays FP32; cached apart from FP32)",
     )
     group.addoption(
         "--harness-batch",

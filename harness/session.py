@@ -124,6 +124,11 @@ class HarnessRun:
     _baseline: Baseline | None = None
     _judge: Judge | None = None
 
+    @functools.cached_property
+    def parse_cache(self) -> Path | None:
+        """Where parsed case files are kept (with the prediction cache, and off with it)."""
+        return self.cache_dir() / "parsed" if self.settings.use_cache and self.cache_dir else None
+
     @property
     def judge_started(self) -> bool:
         return self._judge is not None

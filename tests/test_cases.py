@@ -877,3 +877,24 @@ def test_python_tags_are_rejected_and_run_nothing(workdir, text):
     with pytest.raises(CaseFileError, match=r"^cases\.yaml: invalid YAML: line \d+, column \d+: .*python/object/apply"):
         load_case_file(path)
     assert not (workdir / "pwned").exists()
+
+
+def test_the_parse_cache_gives_the_same_cases_and_follows_edits(tmp_path):
+    source = (Path(__file__).resolve().parent.parent / "cases" / "shapes-seg.yaml").read_text()
+    path = tmp_path / "cases" / "seg.yaml"
+    path.parent.mkdir()
+    path.write_text(source.replace("../fixtures/", f"{Path(__file__).resolve().parent.parent}/fixtures/"))
+    cache = tmp_path / "parsed"
+    fresh = load_case_file(path)
+    first = load_case_file(path, parse_cache=cache)  # parses and stores
+    assert len(list(cache.iterdir())) == 1
+    second = load_case_file(path, parse_cache=cache)  # read back from the cache
+    assert first == fresh and second == fresh
+    path.write_text(path.read_text().replace("name: scene-001", "name: scene-one"))
+    edited = load_case_file(path, parse_cache=cache)
+    assert "scene-one" in [case.name for case in edited.cases]
+    path.write_text("cases: [\n")
+    for _ in range(2):  # a file that does not parse is not cached, and errs every time
+        with pytest.raises(CaseFileError, match="invalid YAML"):
+            load_case_file(path, parse_cache=cache)
+    assert len(list(cache.iterdir())) == 2

@@ -142,3 +142,28 @@ def test_an_image_that_is_not_an_image_is_an_image_error(seg_model, tmp_path):
     fake.write_text("hello")
     with pytest.raises(ImageError, match="cannot decode image"):
         seg_model.predict(fake, PREDICT)
+
+
+def test_batched_predictions_equal_one_by_one_and_bad_images_stay_out(tmp_path, non_square_seg_cases):
+    images = [case.image for case in non_square_seg_cases]
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a picture")
+    single = Model(str(MODELS / "shapes-seg.pt"), "cpu", batch=1)
+    batched = Model(str(MODELS / "shapes-seg.pt"), "cpu", batch=4)
+    batched.predict_many([*images, broken, images[0]], PREDICT)  # a repeat, and an image that cannot be read
+    assert batched.images_predicted == len(images)  # each readable image once; the broken one left out
+    for case in non_square_seg_cases:
+        one, many = single.predict(case.image, PREDICT), batched.predict(case.image, PREDICT)
+        assert one.class_names == many.class_names
+        # Batching changes float rounding on the CPU (never the detections): hence batch 1 by default there.
+        assert np.abs(one.boxes - many.boxes).max(initial=0) < 1e-3
+        pairs = zip(
+            match_objects(case, one, use_masks=True).objects,
+            match_objects(case, many, use_masks=True).objects,
+            strict=True,
+        )
+        for a, b in pairs:
+            assert abs(a.mask_iou - b.mask_iou) < 1e-4
+    assert batched.images_predicted == len(images)  # the loop above was answered from memory
+    with pytest.raises(ImageError, match="cannot decode image"):
+        batched.predict(broken, PREDICT)
