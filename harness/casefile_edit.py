@@ -20,6 +20,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from .errors import CaseFileError
 
@@ -44,7 +45,7 @@ class CaseDocument:
         from ruamel.yaml.util import load_yaml_guess_indent
 
         try:
-            data, indent, sequence_dash = load_yaml_guess_indent(path.read_text(encoding="utf-8"))
+            data, indent, sequence_dash = load_yaml_guess_indent(path.read_text(encoding="utf-8"), yaml=_yaml())
         except (OSError, UnicodeDecodeError, YAMLError) as exc:
             raise CaseFileError(path, f"cannot read the file for editing: {str(exc).splitlines()[0]}") from None
         if not isinstance(data, CommentedMap) or not isinstance(data.get("cases"), list):
@@ -74,9 +75,11 @@ class CaseDocument:
         yaml.dump(self.data, out)
         return out.getvalue()
 
-    def save(self, *, validate: bool = True) -> None:
-        """Write the document back atomically; with ``validate``, only if every case in it loads."""
-        write_atomic(self.path, self.text(), check=_check_loads if validate else None)
+    def save(self, *, changed: Iterable[str] | None = None) -> None:
+        """Write the document back atomically, only if the file and the ``changed`` cases (default:
+        all) still load; cases that were broken before and left alone stay as they were."""
+        names = None if changed is None else set(changed)
+        write_atomic(self.path, self.text(), check=lambda temporary, path: _check_loads(temporary, path, names))
 
 
 def _yaml() -> YAML:
@@ -86,12 +89,13 @@ def _yaml() -> YAML:
     return yaml
 
 
-def _check_loads(temporary: Path, path: Path) -> None:
-    """Refuse to write a case file that would not load (an error here is a bug, never the user's)."""
+def _check_loads(temporary: Path, path: Path, names: set[str] | None) -> None:
+    """Refuse to write a case file whose new cases would not load."""
     from .cases import BrokenCase, load_case_file
 
     try:
-        broken = [c for c in load_case_file(temporary).cases if isinstance(c, BrokenCase)]
+        cases = load_case_file(temporary, check_model=False).cases
+        broken = [c for c in cases if isinstance(c, BrokenCase) and (names is None or c.name in names)]
     except CaseFileError as exc:
         raise CaseFileError(path, f"not written, the new text would not load: {exc.message}", field=exc.field) from None
     if broken:
@@ -173,7 +177,8 @@ def mask_entry(mask: Any) -> Any:
     if isinstance(mask, Mapping) and "rle" in mask:
         rle = mask["rle"]
         counts = rle["counts"]
-        counts = flow(counts) if isinstance(counts, list) else counts
+        # Quoted: an RLE string holds characters such as ':', '[' and '?' that YAML would misread.
+        counts = flow(counts) if isinstance(counts, list) else DoubleQuotedScalarString(counts)
         return flow_map({"rle": flow_map({"size": flow(rle["size"]), "counts": counts})})
     if isinstance(mask, Mapping):
         return flow_map(mask)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .casefile_edit import CaseDocument, case_entry, case_name, new_document, number, relative
-from .errors import CaseFileError, DatasetError, HarnessError
+from .errors import CaseFileError, DatasetError, HarnessError, display_path
 from .geometry import RLE
 from .predictions import Predictions
 
@@ -135,7 +135,7 @@ def add_cases(
                 recorded=case.recorded,
             )
         )
-    document.save()
+    document.save(changed=names)
     return names
 
 
@@ -201,6 +201,6 @@ def record(
         )
     header = (
         f"Recorded from {model.name}'s predictions by vision-harness new. Check each case with\n"
-        f"`vision-harness review {out.name}`, then mark it reviewed (`--mark-reviewed`)."
+        f"`vision-harness review {display_path(out)}`, then mark it reviewed (`--mark-reviewed`)."
     )
     return add_cases(out, cases, model=model, predict=predict, header=header)
