@@ -160,6 +160,11 @@ class CaseItem(_HarnessItem):
         self.verdict: CaseVerdict | None = None
 
     def setup(self) -> None:
+        if self.case.awaiting_review:
+            # Skipped, not passed: a model judged against its own output always passes.
+            from .review import skip_reason
+
+            pytest.skip(skip_reason(self.case))
         try:
             key = suite_key(self.config, self.case.file)
             if self.run.baseline is not None:
@@ -172,6 +177,8 @@ class CaseItem(_HarnessItem):
         verdict = self.verdict
         assert verdict is not None
         self.run.verdicts[self.nodeid] = verdict
+        if not verdict.passed and self.config.getoption("harness_update"):
+            self._update(verdict)
         drops = self._baseline_drops(verdict)
         if not verdict.passed or drops:
             from .baseline import format_deltas
@@ -185,6 +192,14 @@ class CaseItem(_HarnessItem):
                 report += "\n".join(format_deltas(drops, max_drop))
                 summary = ", ".join(p for p in (summary, f"{len(drops)} IoU drops vs baseline") if p)
             raise CaseFailure(report, summary)
+
+    def _update(self, verdict: CaseVerdict) -> None:
+        """--harness-update: write the model's predictions as the new expectations, then fail."""
+        from .update import updater
+
+        change = updater(self.config).update(self)
+        model = self.run.judge.model(self.model_spec)
+        raise CaseFailure(format_verdict(verdict, model_name=model.name) + "\n" + change.report(), change.summary)
 
     def _baseline_drops(self, verdict: CaseVerdict):
         baseline = self.run.baseline
