@@ -40,6 +40,16 @@ def suite_key(config: pytest.Config, path: Path) -> str:
         return path.resolve().as_posix()
 
 
+def case_line(path: Path, name: str) -> int:
+    """The 0-based line of ``name: NAME`` in a case file (0 where it cannot be found)."""
+    pattern = re.compile(rb"^\s*-?\s*name:\s*['\"]?" + re.escape(name.encode()) + rb"['\"]?\s*(#.*)?$", re.MULTILINE)
+    try:
+        match = pattern.search(path.read_bytes())
+    except OSError:
+        return 0
+    return match.string.count(b"\n", 0, match.start()) if match else 0
+
+
 class CaseFailure(HarnessError, AssertionError):
     """A case ran and the model did not find what it must find, or got worse than the baseline."""
 
@@ -159,12 +169,16 @@ class CaseItem(_HarnessItem):
         self.model_spec = model_spec
         self.verdict: CaseVerdict | None = None
 
+    def reportinfo(self):
+        # The case's own line, so that a skip's location points at the case, not at the harness.
+        return self.path, case_line(self.path, self.case.name), self.nodeid.split("::", 1)[-1]
+
     def setup(self) -> None:
         if self.case.awaiting_review:
             # Skipped, not passed: a model judged against its own output always passes.
             from .review import skip_reason
 
-            pytest.skip(skip_reason(self.case))
+            raise pytest.skip.Exception(skip_reason(self.case), _use_item_location=True)
         try:
             key = suite_key(self.config, self.case.file)
             if self.run.baseline is not None:
@@ -199,7 +213,9 @@ class CaseItem(_HarnessItem):
 
         change = updater(self.config).update(self)
         model = self.run.judge.model(self.model_spec)
-        raise CaseFailure(format_verdict(verdict, model_name=model.name) + "\n" + change.report(), change.summary)
+        summary = f"{summarize_verdict(verdict)}; {change.summary}"
+        report = format_verdict(verdict, model_name=model.name).split("\n", 1)[1]
+        raise CaseFailure(f"{summary}\n{report}\n{change.report()}", summary)
 
     def _baseline_drops(self, verdict: CaseVerdict):
         baseline = self.run.baseline

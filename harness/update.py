@@ -38,12 +38,13 @@ class CaseChange:
     kept: tuple[str, ...]  # one line per expected object the model still finds: how far it moved
     removed: tuple[str, ...]
     added: tuple[str, ...]
+    lowest_iou: float | None = None  # of a kept object's new expectation with its old one
 
     @property
     def summary(self) -> str:
-        return (
-            f"rewritten from {self.model}: {len(self.added)} added, {len(self.removed)} removed, {len(self.kept)} moved"
-        )
+        lowest = "" if self.lowest_iou is None else f" (lowest IoU with the old {self.lowest_iou:.3f})"
+        counts = f"{len(self.added)} added, {len(self.removed)} removed, {len(self.kept)} moved"
+        return f"rewritten from {self.model}: {counts}{lowest}"
 
     def report(self) -> str:
         lines = [f"{self.summary}; written to {display_path(self.file)}"]
@@ -140,7 +141,7 @@ def rewrite_case(document: CaseDocument, verdict: CaseVerdict, model: str) -> Ca
     objects = entry["objects"]
     predictions = verdict.predictions
     kept, removed, added = [], [], []
-    gone = []
+    gone, ious = [], []
     for index, result in enumerate(verdict.objects):
         raw = objects[index]
         expected = result.expected
@@ -155,8 +156,10 @@ def rewrite_case(document: CaseDocument, verdict: CaseVerdict, model: str) -> Ca
         if "mask" in fresh:
             raw["mask"] = mask_entry(fresh["mask"])
         moved = f"box IoU {result.box_iou:.3f}"
+        ious.append(result.box_iou)
         if result.mask_iou is not None:
             moved += f", mask IoU {result.mask_iou:.3f}"
+            ious.append(result.mask_iou)
         kept.append(f"{expected.class_name} {_fmt_box(expected.box)} -> {_fmt_box(fresh['box'])} ({moved} to the old)")
     for index in reversed(gone):
         del objects[index]
@@ -171,4 +174,5 @@ def rewrite_case(document: CaseDocument, verdict: CaseVerdict, model: str) -> Ca
         entry["recorded"] = recorded
     else:
         entry.insert(list(entry).index("objects"), "recorded", recorded)
-    return CaseChange(case.file, case.name, model, tuple(kept), tuple(removed), tuple(added))
+    lowest = min(ious) if ious else None
+    return CaseChange(case.file, case.name, model, tuple(kept), tuple(removed), tuple(added), lowest)
