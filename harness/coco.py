@@ -18,7 +18,7 @@ from typing import Any
 
 from .casefile_edit import number
 from .errors import DatasetError, ImageError
-from .geometry import compressed_rle_total, rle_area
+from .geometry import compressed_rle_total, polygon_area, rle_area
 from .golden import ModelInfo, NewCase, check_classes
 
 EXTRA = "vision_harness"  # our key in COCO image and annotation records
@@ -48,7 +48,7 @@ def read_coco(annotations: Path, images: Path, model: ModelInfo) -> list[NewCase
         where = f"annotations[{index}]"
         image_id = coco.field(ann, "image_id", where)
         if image_id not in image_ids:
-            raise coco.error(where, f"image_id {image_id!r} is not the id of any image")
+            raise coco.error(f"{where}.image_id", f"{image_id!r} is not the id of any image")
         by_image.setdefault(image_id, []).append((index, ann))
     used = sorted({categories.get(ann.get("category_id"), "") for anns in by_image.values() for _, ann in anns} - {""})
     check_classes(annotations, used, list(categories.values()), model)
@@ -214,6 +214,8 @@ def _mask(coco: _Coco, where: str, segmentation: Any, width: int, height: int) -
             raise coco.error(here, "expected a flat list of x, y numbers")
         if len(flat) < 6:
             raise coco.error(here, f"a polygon needs at least 3 points, got {len(flat) // 2}")
+        if polygon_area(flat) == 0:
+            raise coco.error(here, "the polygon has zero area (its points are collinear): fix or delete it")
         # Annotation tools put points a hair outside the picture; the case format needs them inside.
         polygons.append(
             [

@@ -17,6 +17,7 @@ import yaml
 
 from .casefile_edit import number
 from .errors import DatasetError, ImageError
+from .geometry import polygon_area
 from .golden import ModelInfo, NewCase, check_classes
 
 SPLITS = ("train", "val", "test")
@@ -139,6 +140,8 @@ def _labels(label: Path, image: str, names: dict[int, str]) -> list[dict[str, An
             xs, ys = [p[0] for p in points], [p[1] for p in points]
             obj["box"] = [min(xs), min(ys), max(xs), max(ys)]
             obj["mask"] = points
+            if polygon_area([v for point in points for v in point]) == 0:
+                raise DatasetError(label, where, "the polygon has zero area (its points are collinear)")
         x1, y1, x2, y2 = obj["box"]
         if x2 <= x1 or y2 <= y1:
             raise DatasetError(label, where, "the object has no area at this image's size")
