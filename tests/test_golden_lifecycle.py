@@ -73,7 +73,7 @@ def test_record_review_pass_change_fail_update_fail_review_pass(project, capsys)
     updated.assert_outcomes(failed=2)
     updated.stdout.fnmatch_lines(
         [
-            "rewritten from model.pt: * added, * removed, * moved; written to cases/shapes.yaml",
+            "rewritten from model.pt: * added, * removed, * moved*; written to cases/shapes.yaml",
             "*removed  * (not found)",
             "updated cases/shapes.yaml: 2 cases rewritten (golden-001, golden-002), not reviewed*",
         ]
