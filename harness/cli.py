@@ -90,6 +90,16 @@ def compare(paths: Sequence[Path], models: Sequence[str], device: str | None, ou
     return status
 
 
+class _Help(argparse.HelpFormatter):
+    """Descriptions wrapped as usual; epilog lines indented by two spaces (the examples) kept as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return "\n".join(
+            indent + line if line.startswith("  ") else super(_Help, self)._fill_text(line, width, indent)
+            for line in text.split("\n")
+        )
+
+
 def _predict_argument(text: str) -> tuple[str, object]:
     """``--predict imgsz=256``: a name and a YAML value (``true``, ``0.25``, ``[640, 480]``)."""
     import yaml
@@ -217,9 +227,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     coco = formats.add_parser(
         "coco",
         help="COCO JSON (CVAT, Label Studio, COCO): boxes, polygons, RLE, iscrowd",
-        description="Import a COCO annotation file: bbox, segmentation polygons or RLE, iscrowd regions "
-        "(crowd: true). Example: vision-harness import coco export.json --images frames/ --out cases/night.yaml "
-        "--model best.pt",
+        description="Import a COCO annotation file: bbox, segmentation polygons or RLE, iscrowd regions (crowd: true).",
+        epilog="example:\n  vision-harness import coco export.json --images frames/ --out cases/night.yaml "
+        "--model best.pt --predict conf=0.25",
+        formatter_class=_Help,
     )
     coco.add_argument("source", type=Path, metavar="ANNOTATIONS.json")
     coco.add_argument("--images", type=Path, required=True, metavar="DIR", help="the folder file_name is relative to")
@@ -227,8 +238,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "yolo",
         help="an Ultralytics dataset (data.yaml with box or polygon labels)",
         description="Import one split of an Ultralytics YOLO dataset: box rows (class cx cy w h) and polygon "
-        "rows, normalised. Example: vision-harness import yolo data.yaml --split val --out cases/val.yaml "
-        "--model best.pt",
+        "rows, normalised.",
+        epilog="example:\n  vision-harness import yolo data.yaml --split val --out cases/val.yaml --model best.pt",
+        formatter_class=_Help,
     )
     yolo.add_argument("source", type=Path, metavar="data.yaml")
     yolo.add_argument("--split", default="val", choices=("train", "val", "test"), help="default: val")
@@ -247,10 +259,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="a case file as COCO JSON (import it back unchanged)",
         description="Write a case file's cases as COCO JSON, for an annotation tool or another evaluator. "
         "Case names, tags, thresholds and the review flag travel in a vision_harness key, so "
-        "`import coco` gives the same cases back. Example: vision-harness export coco cases/night.yaml",
+        "`import coco` gives the same cases back.",
+        epilog="example:\n  vision-harness export coco cases/night.yaml --out night.json",
+        formatter_class=_Help,
     )
     export_formats = exporting.add_subparsers(dest="format", required=True, metavar="FORMAT")
-    export_coco = export_formats.add_parser("coco", help="COCO JSON", description=exporting.description)
+    export_coco = export_formats.add_parser(
+        "coco", help="COCO JSON", description=exporting.description, epilog=exporting.epilog, formatter_class=_Help
+    )
     export_coco.add_argument("case_file", type=Path, metavar="CASES.yaml")
     export_coco.add_argument("--out", type=Path, metavar="FILE.json", help="default: the case file with .json")
     export_coco.add_argument(
@@ -265,8 +281,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="record cases from a model's predictions (to review before they count)",
         description="Write one case per image from the model's predictions: boxes, and the exact predicted "
         "masks as RLE. The cases are marked `recorded: {reviewed: false}`: pytest skips them until you check "
-        "them (vision-harness review) and mark them reviewed. "
-        "Example: vision-harness new shots/*.png --model best.pt --out cases/new.yaml --predict conf=0.4",
+        "them (vision-harness review) and mark them reviewed.",
+        epilog="examples:\n  vision-harness new shots/*.png --model best.pt --out cases/new.yaml --predict conf=0.4\n"
+        "  vision-harness new shots/0413.png --out cases/new.yaml      # add to it: its model, its predict arguments",
+        formatter_class=_Help,
     )
     recording.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     _add_target_options(recording, "the recorded cases")
@@ -277,6 +295,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="draw recorded cases for checking; --mark-reviewed once checked",
         description="Write a picture per case that waits for review, its expected objects drawn on the image. "
         "Check them; correct the case file where the model was wrong; then run again with --mark-reviewed.",
+        epilog="examples:\n  vision-harness review cases/new.yaml                  # review/new/<case>.png\n"
+        "  vision-harness review cases/new.yaml --mark-reviewed",
+        formatter_class=_Help,
     )
     reviewing.add_argument("case_file", type=Path, metavar="CASES.yaml")
     reviewing.add_argument(
