@@ -109,6 +109,7 @@ def write_atomic(path: Path, text: str, *, check: Callable[[Path, Path], None] |
     """Replace ``path`` with ``text`` so that any reader, or a crash, sees the old file or the new one.
 
     ``check(temporary, path)`` may refuse the complete new file before it replaces the old one."""
+    path = path.resolve()  # a case file that is a symbolic link is written through, not replaced by a file
     data = text.encode("utf-8")
     pause = float(os.environ.get(WRITE_PAUSE_ENV) or 0)
     handle, temporary = tempfile.mkstemp(prefix=TEMP_PREFIX + path.name + ".", dir=path.parent)

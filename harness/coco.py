@@ -43,7 +43,10 @@ def read_coco(annotations: Path, images: Path, model: ModelInfo) -> list[NewCase
     image_ids = set()
     records = coco.records("images")
     for index, record in enumerate(records):
-        image_ids.add(coco.field(record, "id", f"images[{index}]"))
+        image_id = coco.field(record, "id", f"images[{index}]")
+        if image_id in image_ids:
+            raise coco.error(f"images[{index}].id", f"{image_id!r} is the id of an earlier image too")
+        image_ids.add(image_id)
     for index, ann in enumerate(coco.records("annotations", required=False)):
         where = f"annotations[{index}]"
         image_id = coco.field(ann, "image_id", where)

@@ -17,6 +17,7 @@ import pytest
 from .cases import SUITE_ITEM, BrokenCase, Case, CaseFile, CaseFileError, load_case_file
 from .config import Gate
 from .errors import HarnessError
+from .inventory import remember_case_file
 from .matching import CaseVerdict
 from .report import format_gate_failure, format_verdict, summarize_verdict
 from .session import HarnessRun, harness_run
@@ -86,7 +87,10 @@ class CaseFileCollector(pytest.File):
             case_file,
             cases=tuple(BrokenCase(c.name, escapes[c.name]) if escapes.get(c.name) else c for c in case_file.cases),
         )
-        run.case_files[suite_key(self.config, self.path)] = (case_file, model)
+        remember_case_file(self.config, case_file)
+        # Suite metrics, gates and baselines count only cases a person wrote or reviewed.
+        judged = replace(case_file, cases=tuple(c for c in case_file.cases if not getattr(c, "awaiting_review", False)))
+        run.case_files[suite_key(self.config, self.path)] = (judged, model)
         for case in case_file.cases:
             if not isinstance(case, Case):
                 yield BrokenItem.from_parent(self, name=case.name, error=case.error)
@@ -101,7 +105,7 @@ class CaseFileCollector(pytest.File):
             yield item
         has_baseline = run.baseline is not None and run.baseline.suite(suite_key(self.config, self.path))
         if case_file.gates or has_baseline:
-            yield SuiteCollector.from_parent(self, name=SUITE_ITEM, case_file=case_file, model_spec=model)
+            yield SuiteCollector.from_parent(self, name=SUITE_ITEM, case_file=judged, model_spec=model)
 
     def _escapes(self, path: Path) -> bool:
         """Whether a file the case file names lies outside pytest's rootdir (and that is not allowed)."""

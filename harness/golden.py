@@ -115,6 +115,8 @@ def add_cases(
         document = new_document(
             out, model=relative(Path(model.spec), out.parent), task=model.task, predict=predict, header=header
         )
+    if document.cases.fa.flow_style():
+        document.cases.fa.set_block_style()  # `cases: [...]` on one line would become unreadable
     taken = {entry.get("name") for entry in document.cases if isinstance(entry, Mapping)}
     names = []
     for case in cases:

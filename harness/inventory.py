@@ -8,14 +8,25 @@ collected (a case deselected with -k or -m still uses its image).
 
 from __future__ import annotations
 
+from fnmatch import fnmatch
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from .errors import display_path
 
+if TYPE_CHECKING:
+    from .cases import CaseFile
+
 SELECTED_KEY = pytest.StashKey[list]()
+CASE_FILES_KEY = pytest.StashKey[dict]()
 SHOWN = 10  # paths listed per line before "and N more"
+
+
+def remember_case_file(config: pytest.Config, case_file: CaseFile) -> None:
+    """Every case file collected, with all its cases (selected or not, reviewed or not)."""
+    config.stash.setdefault(CASE_FILES_KEY, {})[case_file.path.resolve()] = case_file
 
 
 def remember_selection(session: pytest.Session) -> None:
@@ -56,11 +67,10 @@ def _awaiting_review(items: list[pytest.Item]) -> list[str]:
 def _missing_images(config: pytest.Config, items: list[pytest.Item]) -> list[str]:
     from .cases import BrokenCase
     from .collect import BrokenItem
-    from .session import harness_run
 
     broken = {
-        (case_file.path.resolve(), case.name): case.image
-        for case_file, _ in harness_run(config).case_files.values()
+        (path, case.name): case.image
+        for path, case_file in config.stash.get(CASE_FILES_KEY, {}).items()
         for case in case_file.cases
         if isinstance(case, BrokenCase) and case.image is not None
     }
@@ -79,20 +89,20 @@ def _unused_images(config: pytest.Config) -> list[str]:
 
     from .cases import Case
     from .collect import is_case_file
-    from .session import harness_run
 
-    run = harness_run(config)
-    collected = {case_file.path.resolve() for case_file, _ in run.case_files.values()}
+    case_files = config.stash.get(CASE_FILES_KEY, {})
+    collected = set(case_files)
     used: set[Path] = set()
-    for case_file, _ in run.case_files.values():
+    for case_file in case_files.values():
         for case in case_file.cases:
             used.add(case.image) if case.image is not None else None
             if isinstance(case, Case):
                 used.update(o.mask.png for o in case.objects if o.mask is not None and o.mask.png is not None)
     folders = sorted({path.parent for path in collected})
+    skip = [".*", *config.getini("norecursedirs")]  # the folders pytest does not search, hidden ones included
     unused: set[Path] = set()
     for folder in folders:
-        files = [p for p in folder.rglob("*") if not _hidden(p, folder) and p.is_file()]
+        files = [p for p in folder.rglob("*") if not _skipped(p, folder, skip) and p.is_file()]
         case_files = {p.resolve() for p in files if p.suffix in (".yaml", ".yml") and is_case_file(p)}
         if not case_files <= collected:
             continue  # a case file here was not collected: its images would look unused
@@ -108,5 +118,6 @@ def _unused_images(config: pytest.Config) -> list[str]:
     ]
 
 
-def _hidden(path: Path, folder: Path) -> bool:
-    return any(part.startswith(".") for part in path.relative_to(folder).parts)
+def _skipped(path: Path, folder: Path, patterns: list[str]) -> bool:
+    *folders, name = path.relative_to(folder).parts
+    return name.startswith(".") or any(fnmatch(part, pattern) for part in folders for pattern in patterns)

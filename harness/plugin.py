@@ -62,6 +62,9 @@ def pytest_configure(config: pytest.Config) -> None:
     from .session import harness_run
 
     run = harness_run(config)  # validates the options now, so a bad one stops the run before collection
+    if config.getoption("harness_update") and (getattr(config.option, "numprocesses", None) or 0):
+        # Workers would each rewrite the same case files: one update's cases would be lost.
+        raise pytest.UsageError("--harness-update writes case files: run it without -n (pytest-xdist)")
     try:
         run.baseline  # noqa: B018 - reads the baseline file now, for the same reason
     except HarnessError as exc:

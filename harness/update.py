@@ -65,6 +65,7 @@ class Updater:
     selected: dict[Path, list[CaseItem]] = field(default_factory=dict)
     changes: dict[str, CaseChange] = field(default_factory=dict)  # by node id
     failures: dict[Path, HarnessError] = field(default_factory=dict)  # files that could not be written
+    written: set[Path] = field(default_factory=set)
 
     def select(self, items: Sequence[pytest.Item]) -> None:
         """Remember the case items pytest will run (after -k, -m and node-id selection)."""
@@ -77,13 +78,16 @@ class Updater:
     def update(self, item: CaseItem) -> CaseChange:
         """Rewrite ``item``'s case file (once per file) and return what changed for this case."""
         path = item.case.file
-        if path not in self.failures and not any(c.file == path for c in self.changes.values()):
+        if path not in self.written and path not in self.failures:
             try:
                 self._rewrite(path, item)
+                self.written.add(path)
             except HarnessError as exc:
                 self.failures[path] = exc
         if path in self.failures:
             raise HarnessError(f"--harness-update could not write {display_path(path)}: {self.failures[path]}")
+        if item.nodeid not in self.changes:  # it passed when its file was written, and fails now
+            raise HarnessError(f"--harness-update wrote {display_path(path)} before this case failed; run it again")
         return self.changes[item.nodeid]
 
     def _rewrite(self, path: Path, current: CaseItem) -> None:

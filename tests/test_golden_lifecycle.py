@@ -90,3 +90,21 @@ def test_record_review_pass_change_fail_update_fail_review_pass(project, capsys)
     project.runpytest().assert_outcomes(skipped=2)
     assert cli(["review", "cases/shapes.yaml", "--mark-reviewed"]) == 0
     project.runpytest().assert_outcomes(passed=2)
+
+
+def test_cases_waiting_for_review_count_in_no_suite_metric_or_gate(pytester, detect_suite):
+    # scene-002's first box is moved off its square: judged, it would fail and pull recall below 1.
+    text = detect_suite.replace("box: [158, 125, 218, 186]", "box: [108, 125, 168, 186]")
+    text = text.replace("cases:\n", "metrics: {box.recall: 1.0}\ncases:\n", 1)
+    waiting = text.replace(
+        "  - name: scene-002\n", "  - name: scene-002\n    recorded: {model: m.pt, reviewed: false}\n"
+    )
+    pytester.makefile(".yaml", shapes=waiting)
+    cases = waiting.count("- name: ")
+    result = pytester.runpytest("-v")
+    result.assert_outcomes(passed=cases - 1 + 1, skipped=1)  # the gate passes on the reviewed cases
+    result.stdout.fnmatch_lines(["*shapes.yaml::suite::box*recall PASSED*", "shapes.yaml: box mAP50-95 *R 1.000"])
+    pytester.makefile(".yaml", shapes=waiting.replace("reviewed: false", "reviewed: true"))
+    reviewed = pytester.runpytest("-v")
+    reviewed.assert_outcomes(passed=cases - 1, failed=2)  # scene-002 and the gate
+    reviewed.stdout.fnmatch_lines(["*shapes.yaml::suite::box*recall FAILED*"])

@@ -212,6 +212,7 @@ def _coco_with(dataset, change) -> DatasetError:
             "bad.json: annotations[[]0[]].image_id: 7 is not the id of any image",
         ),
         (lambda c: c.pop("categories"), "bad.json: categories: missing: *"),
+        (lambda c: c["images"][1].update(id=0), "bad.json: images[[]1[]].id: 0 is the id of an earlier image too"),
     ],
 )
 def test_a_broken_coco_file_is_one_line_naming_file_record_and_field(dataset, change, message):

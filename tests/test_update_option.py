@@ -90,3 +90,10 @@ def test_update_of_a_passing_run_writes_nothing(pytester, detect_suite):
 def test_help_lists_the_update_option(pytester):
     result = pytester.runpytest("--help")
     result.stdout.fnmatch_lines(["*--harness-update*rewrite the expected objects of the selected failing*"])
+
+
+def test_update_refuses_parallel_workers(pytester, detect_suite):
+    pytester.makefile(".yaml", shapes=detect_suite)
+    result = pytester.runpytest("--harness-update", "-n", "2")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--harness-update writes case files: run it without -n (pytest-xdist)"])
