@@ -200,104 +200,51 @@ def _review(args: argparse.Namespace, out) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _command(commands, name: str, help: str, description: str, epilog: str | None = None) -> argparse.ArgumentParser:
+    """A subcommand whose description is wrapped and whose examples (the epilog) are kept as written."""
+    return commands.add_parser(name, help=help, description=description, epilog=epilog, formatter_class=_Help)
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vision-harness",
         description="Golden-case tools for Ultralytics YOLO models: add cases (import, new), check them "
         "(review), export them, compare models. Run the cases themselves with pytest.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    comparing = commands.add_parser(
+    comparing = _command(
+        commands,
         "compare",
-        help="compare two models on the same golden cases",
-        description="Run two models over the same case files and print suite-metric and per-case deltas "
+        "compare two models on the same golden cases",
+        "Run two models over the same case files and print suite-metric and per-case deltas "
         "(second model minus first), worst first. No baseline file is needed.",
     )
     comparing.add_argument("paths", nargs="+", type=Path, help="case files, or folders to search for them")
     comparing.add_argument("--model", action="append", required=True, metavar="PATH", help="give exactly twice: A, B")
     comparing.add_argument("--device", help="inference device, e.g. cpu or cuda:0 (default: Ultralytics' choice)")
-
-    importing = commands.add_parser(
-        "import",
-        help="golden cases from COCO JSON or a YOLO dataset",
-        description="Write golden cases from annotations you already have, one case per image. Class names "
-        "map by name to the model's. The cases are a person's annotations, so they run as golden at once.",
-    )
-    formats = importing.add_subparsers(dest="format", required=True, metavar="FORMAT")
-    coco = formats.add_parser(
-        "coco",
-        help="COCO JSON (CVAT, Label Studio, COCO): boxes, polygons, RLE, iscrowd",
-        description="Import a COCO annotation file: bbox, segmentation polygons or RLE, iscrowd regions (crowd: true).",
-        epilog="example:\n  vision-harness import coco export.json --images frames/ --out cases/night.yaml "
-        "--model best.pt --predict conf=0.25",
-        formatter_class=_Help,
-    )
-    coco.add_argument("source", type=Path, metavar="ANNOTATIONS.json")
-    coco.add_argument("--images", type=Path, required=True, metavar="DIR", help="the folder file_name is relative to")
-    yolo = formats.add_parser(
-        "yolo",
-        help="an Ultralytics dataset (data.yaml with box or polygon labels)",
-        description="Import one split of an Ultralytics YOLO dataset: box rows (class cx cy w h) and polygon "
-        "rows, normalised.",
-        epilog="example:\n  vision-harness import yolo data.yaml --split val --out cases/val.yaml --model best.pt",
-        formatter_class=_Help,
-    )
-    yolo.add_argument("source", type=Path, metavar="data.yaml")
-    yolo.add_argument("--split", default="val", choices=("train", "val", "test"), help="default: val")
-    for sub in (coco, yolo):
-        _add_target_options(sub, "the imported cases")
-        sub.add_argument(
-            "--tag",
-            action="append",
-            default=[],
-            metavar="TAG",
-            help="tag every imported case (repeatable), to select them with pytest -m TAG",
-        )
-
-    exporting = commands.add_parser(
-        "export",
-        help="a case file as COCO JSON (import it back unchanged)",
-        description="Write a case file's cases as COCO JSON, for an annotation tool or another evaluator. "
-        "Case names, tags, thresholds and the review flag travel in a vision_harness key, so "
-        "`import coco` gives the same cases back.",
-        epilog="example:\n  vision-harness export coco cases/night.yaml --out night.json",
-        formatter_class=_Help,
-    )
-    export_formats = exporting.add_subparsers(dest="format", required=True, metavar="FORMAT")
-    export_coco = export_formats.add_parser(
-        "coco", help="COCO JSON", description=exporting.description, epilog=exporting.epilog, formatter_class=_Help
-    )
-    export_coco.add_argument("case_file", type=Path, metavar="CASES.yaml")
-    export_coco.add_argument("--out", type=Path, metavar="FILE.json", help="default: the case file with .json")
-    export_coco.add_argument(
-        "--images",
-        type=Path,
-        metavar="DIR",
-        help="make file_name relative to DIR (default: the deepest folder holding every image)",
-    )
-
-    recording = commands.add_parser(
+    _add_import(commands)
+    _add_export(commands)
+    recording = _command(
+        commands,
         "new",
-        help="record cases from a model's predictions (to review before they count)",
-        description="Write one case per image from the model's predictions: boxes, and the exact predicted "
-        "masks as RLE. The cases are marked `recorded: {reviewed: false}`: pytest skips them until you check "
-        "them (vision-harness review) and mark them reviewed.",
-        epilog="examples:\n  vision-harness new shots/*.png --model best.pt --out cases/new.yaml --predict conf=0.4\n"
+        "record cases from a model's predictions (to review before they count)",
+        "Write one case per image from the model's predictions: boxes, and the exact predicted masks as RLE. "
+        "The cases are marked `recorded: {reviewed: false}`: pytest skips them until you check them "
+        "(vision-harness review) and mark them reviewed.",
+        "examples:\n  vision-harness new shots/*.png --model best.pt --out cases/new.yaml --predict conf=0.4\n"
         "  vision-harness new shots/0413.png --out cases/new.yaml      # add to it: its model, its predict arguments",
-        formatter_class=_Help,
     )
     recording.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     _add_target_options(recording, "the recorded cases")
     recording.add_argument("--device", help="inference device, e.g. cpu or cuda:0 (default: Ultralytics' choice)")
-
-    reviewing = commands.add_parser(
+    reviewing = _command(
+        commands,
         "review",
-        help="draw recorded cases for checking; --mark-reviewed once checked",
-        description="Write a picture per case that waits for review, its expected objects drawn on the image. "
-        "Check them; correct the case file where the model was wrong; then run again with --mark-reviewed.",
-        epilog="examples:\n  vision-harness review cases/new.yaml                  # review/new/<case>.png\n"
+        "draw recorded cases for checking; --mark-reviewed once checked",
+        "Write a picture per case that waits for review, its expected objects drawn on the image. Check them; "
+        "correct the case file where the model was wrong; then run again with --mark-reviewed.",
+        "examples:\n  vision-harness review cases/new.yaml                  # review/new/<case>.png\n"
         "  vision-harness review cases/new.yaml --mark-reviewed",
-        formatter_class=_Help,
     )
     reviewing.add_argument("case_file", type=Path, metavar="CASES.yaml")
     reviewing.add_argument(
@@ -314,6 +261,71 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="set reviewed: true on the cases waiting for review (or those given with --case); draws nothing",
     )
+    return parser
+
+
+def _add_import(commands) -> None:
+    importing = _command(
+        commands,
+        "import",
+        "golden cases from COCO JSON or a YOLO dataset",
+        "Write golden cases from annotations you already have, one case per image. Class names map by name to "
+        "the model's. The cases are a person's annotations, so they run as golden at once.",
+    )
+    formats = importing.add_subparsers(dest="format", required=True, metavar="FORMAT")
+    coco = _command(
+        formats,
+        "coco",
+        "COCO JSON (CVAT, Label Studio, COCO): boxes, polygons, RLE, iscrowd",
+        "Import a COCO annotation file: bbox, segmentation polygons or RLE, iscrowd regions (crowd: true).",
+        "example:\n  vision-harness import coco export.json --images frames/ --out cases/night.yaml --model best.pt "
+        "--predict conf=0.25",
+    )
+    coco.add_argument("source", type=Path, metavar="ANNOTATIONS.json")
+    coco.add_argument("--images", type=Path, required=True, metavar="DIR", help="the folder file_name is relative to")
+    yolo = _command(
+        formats,
+        "yolo",
+        "an Ultralytics dataset (data.yaml with box or polygon labels)",
+        "Import one split of an Ultralytics YOLO dataset: box rows (class cx cy w h) and polygon rows, normalised.",
+        "example:\n  vision-harness import yolo data.yaml --split val --out cases/val.yaml --model best.pt",
+    )
+    yolo.add_argument("source", type=Path, metavar="data.yaml")
+    yolo.add_argument("--split", default="val", choices=("train", "val", "test"), help="default: val")
+    for sub in (coco, yolo):
+        _add_target_options(sub, "the imported cases")
+        sub.add_argument(
+            "--tag",
+            action="append",
+            default=[],
+            metavar="TAG",
+            help="tag every imported case (repeatable), to select them with pytest -m TAG",
+        )
+
+
+def _add_export(commands) -> None:
+    description = (
+        "Write a case file's cases as COCO JSON, for an annotation tool or another evaluator. Case names, tags, "
+        "thresholds and the review flag travel in a vision_harness key, so `import coco` gives the same cases back."
+    )
+    example = "example:\n  vision-harness export coco cases/night.yaml --out night.json"
+    exporting = _command(
+        commands, "export", "a case file as COCO JSON (import it back unchanged)", description, example
+    )
+    formats = exporting.add_subparsers(dest="format", required=True, metavar="FORMAT")
+    coco = _command(formats, "coco", "COCO JSON", description, example)
+    coco.add_argument("case_file", type=Path, metavar="CASES.yaml")
+    coco.add_argument("--out", type=Path, metavar="FILE.json", help="default: the case file with .json")
+    coco.add_argument(
+        "--images",
+        type=Path,
+        metavar="DIR",
+        help="make file_name relative to DIR (default: the deepest folder holding every image)",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "compare" and len(args.model) != 2:
         parser.error(f"compare needs --model exactly twice, got {len(args.model)}")
