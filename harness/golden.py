@@ -71,10 +71,21 @@ def target(out: Path, model: str | None, predict: Mapping[str, Any] | None) -> t
         spec = resolve_model(model, Path.cwd()) if model else case_file.model
         if spec is None:
             raise CaseFileError(out, "the file names no model: give --model", field="model")
+        _check_pin(out, spec, case_file.model, case_file.model_sha256)
         return ModelInfo.load(spec), case_file.predict
     if model is None:
         raise HarnessError(f"{out} does not exist yet: give --model, the model its cases are for")
     return ModelInfo.load(resolve_model(model, Path.cwd())), dict(predict or {})
+
+
+def _check_pin(out: Path, spec: str, pinned_path: str | None, sha256: str | None) -> None:
+    """A file that pins its model's sha256 gets cases only from that very file (checked before unpickling)."""
+    from .models import file_sha256
+
+    if sha256 and spec == pinned_path and file_sha256(spec) != sha256:
+        raise CaseFileError(
+            out, f"{Path(spec).name} is not the model the file pins (sha256 {sha256})", field="model.sha256"
+        )
 
 
 def check_classes(source: Path, used: Sequence[str], declared: Sequence[str], model: ModelInfo) -> None:

@@ -7,7 +7,9 @@ models through pytester, the way a user runs them.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 import sys
 
 import numpy as np
@@ -291,3 +293,18 @@ def test_import_help_gives_an_example(capsys):
     out = " ".join(capsys.readouterr().out.split())
     assert "vision-harness import coco export.json --images frames/ --out cases/night.yaml" in out
     assert "--tag TAG" in out
+
+
+def test_cases_are_added_to_a_pinned_file_only_from_the_pinned_model(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "model.pt").write_bytes((MODELS / "shapes-detect.pt").read_bytes())
+    (tmp_path / "cases.yaml").write_text("model: {path: model.pt, sha256: " + "a" * 64 + "}\ncases: []\n")
+    shutil.copy(FIXTURES / "images" / "golden-001.png", tmp_path / "a.png")
+    assert cli(["new", "a.png", "--out", "cases.yaml"]) == 2
+    assert capsys.readouterr().err == (
+        "vision-harness: cases.yaml: model.sha256: model.pt is not the model the file pins (sha256 " + "a" * 64 + ")\n"
+    )
+    pinned = hashlib.sha256((tmp_path / "model.pt").read_bytes()).hexdigest()
+    (tmp_path / "cases.yaml").write_text("model: {path: model.pt, sha256: " + pinned + "}\ncases: []\n")
+    assert cli(["new", "a.png", "--out", "cases.yaml"]) == 0
+    assert yaml.safe_load((tmp_path / "cases.yaml").read_text())["cases"][0]["name"] == "a"
