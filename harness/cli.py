@@ -163,8 +163,9 @@ def _export(args: argparse.Namespace, out) -> int:
     from .golden import ModelInfo
 
     target = args.out or args.case_file.with_suffix(".json")
-    model = load_case_file(args.case_file).model
-    names = ModelInfo.load(model).names if model else ()
+    model = load_case_file(args.case_file, check_model=False).model
+    # The model's classes become the categories, in its order, where the model is at hand.
+    names = ModelInfo.load(model).names if model and Path(model).is_file() else ()
     count = write_coco(args.case_file, target, images=args.images, class_names=names)
     print(f"{display_path(target)}: {count} images exported from {display_path(args.case_file)}", file=out)
     return 0
