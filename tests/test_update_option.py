@@ -7,6 +7,8 @@ import re
 import pytest
 import yaml
 
+from conftest import FIXTURES, MODELS
+
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
@@ -97,3 +99,20 @@ def test_update_refuses_parallel_workers(pytester, detect_suite):
     result = pytester.runpytest("--harness-update", "-n", "2")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--harness-update writes case files: run it without -n (pytest-xdist)"])
+
+
+def test_an_empty_case_that_now_finds_objects_gets_them_one_per_line(pytester):
+    pytester.makefile(
+        ".yaml",
+        shapes=f"model: {MODELS / 'shapes-detect.pt'}\npredict: {{imgsz: 256, agnostic_nms: true}}\ncases:\n"
+        f"  - name: busy\n    image: {FIXTURES / 'images' / 'golden-001.png'}\n    objects: []   # nothing here\n",
+    )
+    result = pytester.runpytest("--harness-update")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*rewritten from shapes-detect.pt: 4 added, 0 removed, 0 moved*"])
+    text = (pytester.path / "shapes.yaml").read_text()
+    assert text.count("\n      - class: ") == 4
+    # The person's comment stays with the list it was written on.
+    assert (
+        "recorded: {model: shapes-detect.pt, reviewed: false}\n    objects:      # nothing here\n      - class:" in text
+    )
