@@ -24,6 +24,11 @@ CASE_FILES_KEY = pytest.StashKey[dict]()
 SHOWN = 10  # paths listed per line before "and N more"
 
 
+def cases(count: int) -> str:
+    """``1 case``, ``2 cases``."""
+    return f"{count} case" + ("" if count == 1 else "s")
+
+
 def remember_case_file(config: pytest.Config, case_file: CaseFile) -> None:
     """Every case file collected, with all its cases (selected or not, reviewed or not)."""
     config.stash.setdefault(CASE_FILES_KEY, {})[case_file.path.resolve()] = case_file
@@ -58,7 +63,7 @@ def _awaiting_review(items: list[pytest.Item]) -> list[str]:
         if isinstance(item, CaseItem) and item.case.awaiting_review:
             waiting.setdefault(item.case.file, []).append(item.case.name)
     return [
-        f"recorded, not reviewed (skipped, not passed): {display_path(path)}: {len(names)} cases "
+        f"recorded, not reviewed (skipped, not passed): {display_path(path)}: {cases(len(names))} "
         f"({_paths(names)}); check them with `vision-harness review {display_path(path)}`"
         for path, names in waiting.items()
     ]

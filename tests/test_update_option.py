@@ -48,7 +48,7 @@ def test_update_rewrites_only_the_selected_failing_case_and_keeps_the_rest(pytes
             "(lowest IoU with the old 0.487)",
             "rewritten from shapes-detect.pt: *; written to shapes.yaml",
             "  moved    square [[]138, 125, 198, 186[]] -> [[]157.8, 125.5, 219.8, 186.2[]] (box IoU 0.487 to the old)",
-            "updated shapes.yaml: 1 cases rewritten (scene-002), not reviewed*",
+            "updated shapes.yaml: 1 case rewritten (scene-002), not reviewed*",
             "FAILED shapes.yaml::scene-002 - 1 box IoU low (worst IoU 0.487); rewritten*",
         ]
     )
