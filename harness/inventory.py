@@ -24,7 +24,7 @@ CASE_FILES_KEY = pytest.StashKey[dict]()
 SHOWN = 10  # paths listed per line before "and N more"
 
 
-def cases(count: int) -> str:
+def count_cases(count: int) -> str:
     """``1 case``, ``2 cases``."""
     return f"{count} case" + ("" if count == 1 else "s")
 
@@ -63,7 +63,7 @@ def _awaiting_review(items: list[pytest.Item]) -> list[str]:
         if isinstance(item, CaseItem) and item.case.awaiting_review:
             waiting.setdefault(item.case.file, []).append(item.case.name)
     return [
-        f"recorded, not reviewed (skipped, not passed): {display_path(path)}: {cases(len(names))} "
+        f"recorded, not reviewed (skipped, not passed): {display_path(path)}: {count_cases(len(names))} "
         f"({_paths(names)}); check them with `vision-harness review {display_path(path)}`"
         for path, names in waiting.items()
     ]

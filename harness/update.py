@@ -21,7 +21,7 @@ import pytest
 from .casefile_edit import CaseDocument, flow, flow_map, mask_entry, object_entry
 from .errors import HarnessError, display_path
 from .golden import predicted_objects
-from .inventory import cases
+from .inventory import count_cases
 from .report import _fmt_box
 
 if TYPE_CHECKING:
@@ -118,7 +118,7 @@ class Updater:
             by_file.setdefault(change.file, []).append(change.name)
         for path, names in by_file.items():
             lines.append(
-                f"updated {display_path(path)}: {cases(len(names))} rewritten ({', '.join(names)}), "
+                f"updated {display_path(path)}: {count_cases(len(names))} rewritten ({', '.join(names)}), "
                 f"not reviewed: check them with `vision-harness review {display_path(path)}`"
             )
         for path, error in self.failures.items():
