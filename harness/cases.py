@@ -33,7 +33,8 @@ from .geometry import RLE, compressed_rle_total, polygon_area, polygons_to_rle, 
 
 TASKS = ("detect", "segment")
 FILE_KEYS = ("version", "model", "task", "predict", "thresholds", "metrics", "cases")
-CASE_KEYS = ("name", "image", "tags", "thresholds", "objects")
+CASE_KEYS = ("name", "image", "tags", "thresholds", "objects", "recorded")
+RECORDED_KEYS = ("model", "reviewed")
 OBJECT_KEYS = ("class", "box", "mask", "box_iou", "mask_iou", "crowd")
 THRESHOLD_KEYS = ("box_iou", "mask_iou", "max_extra")
 # Predict arguments the harness sets itself, with what to do instead.
@@ -89,6 +90,15 @@ class ExpectedObject:
 
 
 @dataclass(frozen=True)
+class Recorded:
+    """Where a case's expectations came from when a model wrote them (``vision-harness new``,
+    ``--harness-update``): until a person sets ``reviewed``, the case is skipped, never a pass."""
+
+    model: str  # the model file's name, for the person reviewing
+    reviewed: bool
+
+
+@dataclass(frozen=True)
 class Case:
     """One golden case: an image and everything that must be found on it."""
 
@@ -103,6 +113,12 @@ class Case:
     task: str | None
     predict: Mapping[str, Any] = field(default_factory=dict)
     model_sha256: str | None = None  # the file pins its model to this sha256
+    recorded: Recorded | None = None  # None: written by a person (or imported from annotations)
+
+    @property
+    def awaiting_review(self) -> bool:
+        """Recorded from a model's output and not yet checked by a person."""
+        return self.recorded is not None and not self.recorded.reviewed
 
 
 @dataclass(frozen=True)
@@ -111,6 +127,7 @@ class BrokenCase:
 
     name: str
     error: CaseFileError
+    image: Path | None = None  # the image it names, where it names one (to tell a missing image)
 
 
 @dataclass(frozen=True)
@@ -281,8 +298,19 @@ def load_case_file(
             cases.append(replace(_case(path, raw, label, model, task, predict, thresholds), model_sha256=model_sha256))
         except CaseFileError as exc:
             taken = {c.name for c in cases}
-            cases.append(BrokenCase(label if label not in taken else f"cases[{index}]", exc))
+            cases.append(BrokenCase(label if label not in taken else f"cases[{index}]", exc, _named_image(path, raw)))
     return CaseFile(path, model, task, predict, thresholds, tuple(cases), gates, model_sha256)
+
+
+def _named_image(path: Path, raw: Any) -> Path | None:
+    """The image a broken case names, resolved, or None where it names none usable."""
+    image = raw.get("image") if isinstance(raw, dict) else None
+    if not isinstance(image, str) or not image.strip() or "\x00" in image:
+        return None
+    try:
+        return (path.parent / image).resolve()
+    except (OSError, ValueError):
+        return None
 
 
 def _gates(fields: _Fields, raw: Any, task: str | None) -> tuple[Gate, ...]:
@@ -442,7 +470,9 @@ def _case(
         _object(fields, obj, f"objects[{i}]", path, width, height, thresholds, task)
         for i, obj in enumerate(raw_objects)
     )
+    recorded = _recorded(fields, raw["recorded"]) if "recorded" in raw else None
     return Case(
+        recorded=recorded,
         name=name,
         file=path,
         image=image,
@@ -454,6 +484,18 @@ def _case(
         task=task,
         predict=predict,
     )
+
+
+def _recorded(fields: _Fields, raw: Any) -> Recorded:
+    value = fields.mapping(raw, "recorded", RECORDED_KEYS)
+    if not isinstance(value.get("reviewed"), bool):
+        got = f"got {_describe(value['reviewed'])}" if "reviewed" in value else "it is missing"
+        raise fields.error(
+            "recorded.reviewed",
+            f"expected true or false, {got} (vision-harness review FILE --mark-reviewed sets it once checked)",
+        )
+    model = fields.string(value["model"], "recorded.model") if "model" in value else "a model"
+    return Recorded(model, value["reviewed"])
 
 
 def _object(

@@ -17,6 +17,7 @@ import pytest
 from .cases import SUITE_ITEM, BrokenCase, Case, CaseFile, CaseFileError, load_case_file
 from .config import Gate
 from .errors import HarnessError
+from .inventory import remember_case_file
 from .matching import CaseVerdict
 from .report import format_gate_failure, format_verdict, summarize_verdict
 from .session import HarnessRun, harness_run
@@ -38,6 +39,16 @@ def suite_key(config: pytest.Config, path: Path) -> str:
         return path.resolve().relative_to(config.rootpath.resolve()).as_posix()
     except ValueError:
         return path.resolve().as_posix()
+
+
+def case_line(path: Path, name: str) -> int:
+    """The 0-based line of ``name: NAME`` in a case file (0 where it cannot be found)."""
+    pattern = re.compile(rb"^\s*-?\s*name:\s*['\"]?" + re.escape(name.encode()) + rb"['\"]?\s*(#.*)?$", re.MULTILINE)
+    try:
+        match = pattern.search(path.read_bytes())
+    except OSError:
+        return 0
+    return match.string.count(b"\n", 0, match.start()) if match else 0
 
 
 class CaseFailure(HarnessError, AssertionError):
@@ -81,7 +92,10 @@ class CaseFileCollector(pytest.File):
             case_file,
             cases=tuple(BrokenCase(c.name, escapes[c.name]) if escapes.get(c.name) else c for c in case_file.cases),
         )
-        run.case_files[suite_key(self.config, self.path)] = (case_file, model)
+        remember_case_file(self.config, case_file)
+        # Suite metrics, gates and baselines count only cases a person wrote or reviewed.
+        judged = replace(case_file, cases=tuple(c for c in case_file.cases if not getattr(c, "awaiting_review", False)))
+        run.case_files[suite_key(self.config, self.path)] = (judged, model)
         for case in case_file.cases:
             if not isinstance(case, Case):
                 yield BrokenItem.from_parent(self, name=case.name, error=case.error)
@@ -96,7 +110,7 @@ class CaseFileCollector(pytest.File):
             yield item
         has_baseline = run.baseline is not None and run.baseline.suite(suite_key(self.config, self.path))
         if case_file.gates or has_baseline:
-            yield SuiteCollector.from_parent(self, name=SUITE_ITEM, case_file=case_file, model_spec=model)
+            yield SuiteCollector.from_parent(self, name=SUITE_ITEM, case_file=judged, model_spec=model)
 
     def _escapes(self, path: Path) -> bool:
         """Whether a file the case file names lies outside pytest's rootdir (and that is not allowed)."""
@@ -164,7 +178,16 @@ class CaseItem(_HarnessItem):
         self.model_spec = model_spec
         self.verdict: CaseVerdict | None = None
 
+    def reportinfo(self):
+        # The case's own line, so that a skip's location points at the case, not at the harness.
+        return self.path, case_line(self.path, self.case.name), self.nodeid.split("::", 1)[-1]
+
     def setup(self) -> None:
+        if self.case.awaiting_review:
+            # Skipped, not passed: a model judged against its own output always passes.
+            from .review import skip_reason
+
+            raise pytest.skip.Exception(skip_reason(self.case), _use_item_location=True)
         try:
             key = suite_key(self.config, self.case.file)
             if self.run.baseline is not None:
@@ -178,6 +201,8 @@ class CaseItem(_HarnessItem):
         verdict = self.verdict
         assert verdict is not None
         self.run.verdicts[self.nodeid] = verdict
+        if not verdict.passed and self.config.getoption("harness_update"):
+            self._update(verdict)
         drops = self._baseline_drops(verdict)
         if not verdict.passed or drops:
             from .baseline import format_deltas
@@ -191,6 +216,16 @@ class CaseItem(_HarnessItem):
                 report += "\n".join(format_deltas(drops, max_drop))
                 summary = ", ".join(p for p in (summary, f"{len(drops)} IoU drops vs baseline") if p)
             raise CaseFailure(report, summary)
+
+    def _update(self, verdict: CaseVerdict) -> None:
+        """--harness-update: write the model's predictions as the new expectations, then fail."""
+        from .update import updater
+
+        change = updater(self.config).update(self)
+        model = self.run.judge.model(self.model_spec)
+        summary = f"{summarize_verdict(verdict)}; {change.summary}"
+        report = format_verdict(verdict, model_name=model.name).split("\n", 1)[1]
+        raise CaseFailure(f"{summary}\n{report}\n{change.report()}", summary)
 
     def _baseline_drops(self, verdict: CaseVerdict):
         baseline = self.run.baseline

@@ -51,3 +51,15 @@ def display_path(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
+
+
+class DatasetError(HarnessError, ValueError):
+    """An annotation file or label folder cannot be imported as written.
+
+    The message reads ``FILE: WHERE: what is wrong``, WHERE naming the image, annotation or line.
+    """
+
+    def __init__(self, path: Path | str, where: str | None, message: str):
+        self.path = Path(path)
+        text = ": ".join(part for part in (display_path(self.path), where, message) if part)
+        super().__init__(text.replace("\r", "\\r").replace("\n", "\\n"))

@@ -55,6 +55,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=0.01,
         help="allowed drop against --harness-baseline, absolute (default: 0.01)",
     )
+    group.addoption(
+        "--harness-update",
+        action="store_true",
+        help="rewrite the expected objects of the selected failing cases from the model's predictions; they "
+        "still fail, and are skipped as recorded-not-reviewed until checked with `vision-harness review`",
+    )
     parser.addini("harness_model", "model for case files that name none (path relative to the ini file)")
     parser.addini("harness_device", "default inference device, e.g. cpu or cuda:0")
     parser.addini("harness_box_iou", "default minimum box IoU (built-in: 0.5)")
@@ -74,6 +80,9 @@ def pytest_configure(config: pytest.Config) -> None:
     from .session import harness_run
 
     run = harness_run(config)  # validates the options now, so a bad one stops the run before collection
+    if config.getoption("harness_update") and (getattr(config.option, "numprocesses", None) or 0):
+        # Workers would each rewrite the same case files: one update's cases would be lost.
+        raise pytest.UsageError("--harness-update writes case files: run it without -n (pytest-xdist)")
     try:
         run.baseline  # noqa: B018 - reads the baseline file now, for the same reason
     except HarnessError as exc:
@@ -96,11 +105,18 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
+    from .inventory import remember_selection
     from .session import RUN_KEY
 
     run = session.config.stash.get(RUN_KEY, None)
     if run is not None:
         run.selected = list(session.items)  # after -k/-m deselection: what predictions are planned for
+
+    remember_selection(session)
+    if session.config.getoption("harness_update"):
+        from .update import updater
+
+        updater(session.config).select(session.items)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -157,7 +173,16 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     from .session import RUN_KEY
 
     run = config.stash.get(RUN_KEY, None)
-    if run is None or not run.verdicts:
+    if run is None:
+        return
+    from .inventory import golden_summary
+
+    lines = golden_summary(config)
+    if lines:
+        terminalreporter.section("vision-harness golden cases")
+        for line in lines:
+            terminalreporter.write_line(line)
+    if not run.verdicts:
         return
     from .report import format_suite_metrics, summarize_verdict, worst_cases
     from .suites import SuiteResult

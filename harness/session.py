@@ -158,6 +158,7 @@ class HarnessRun:
             for item in self.selected
             if getattr(item, "model_spec", None) == model_spec
             and hasattr(item, "case")
+            and not item.case.awaiting_review  # skipped: nothing to predict
             and (scope != "file" or item.case.file == case.file)
         ]
         self.judge.prefetch(cases, model_spec)

@@ -10,7 +10,7 @@ import yaml
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from harness.cases import BrokenCase, Case, MaskSpec, Thresholds, load_case_file
+from harness.cases import BrokenCase, Case, MaskSpec, Recorded, Thresholds, load_case_file
 from harness.errors import CaseFileError
 
 WIDTH, HEIGHT = 320, 240  # non-square on purpose: (width, height) must never be swapped
@@ -785,6 +785,35 @@ ERRORS = [
         ["not a usable file name: File name too long"],
         id="model-name-too-long",
     ),
+    pytest.param(
+        HEADER + "cases:\n  - {name: a, image: img.png, objects: [], recorded: {model: m.pt, reviewed: maybe}}\n",
+        "a",
+        "recorded.reviewed",
+        ["expected true or false, got str 'maybe'", "vision-harness review FILE --mark-reviewed"],
+        id="recorded-reviewed-not-a-bool",
+    ),
+    pytest.param(
+        HEADER + "cases:\n  - {name: a, image: img.png, objects: [], recorded: {model: m.pt}}\n",
+        "a",
+        "recorded.reviewed",
+        ["expected true or false, it is missing"],
+        id="recorded-without-reviewed",
+    ),
+    pytest.param(
+        HEADER
+        + "cases:\n  - {name: a, image: img.png, objects: [], recorded: {model: m.pt, reviewed: false, by: me}}\n",
+        "a",
+        "recorded.by",
+        ["unknown key", "allowed: model, reviewed"],
+        id="recorded-unknown-key",
+    ),
+    pytest.param(
+        HEADER + "cases:\n  - {name: a, image: img.png, objects: [], recorded: yes}\n",
+        "a",
+        "recorded",
+        ["expected a mapping"],
+        id="recorded-not-a-mapping",
+    ),
 ]
 
 
@@ -898,3 +927,17 @@ def test_the_parse_cache_gives_the_same_cases_and_follows_edits(tmp_path):
         with pytest.raises(CaseFileError, match="invalid YAML"):
             load_case_file(path, parse_cache=cache)
     assert len(list(cache.iterdir())) == 2
+
+
+@pytest.mark.parametrize(
+    ("recorded", "expected", "waiting"),
+    [
+        ("", None, False),
+        (", recorded: {model: m.pt, reviewed: false}", Recorded("m.pt", False), True),
+        (", recorded: {model: m.pt, reviewed: true}", Recorded("m.pt", True), False),
+    ],
+)
+def test_recorded_cases_wait_for_review_until_reviewed_is_true(workdir, recorded, expected, waiting):
+    path = write_cases(workdir, HEADER + f"cases:\n  - {{name: a, image: img.png, objects: []{recorded}}}\n")
+    case = only_case(path)
+    assert (case.recorded, case.awaiting_review) == (expected, waiting)
