@@ -59,6 +59,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     os.environ.setdefault("YOLO_OFFLINE", "1")
+    if os.environ.pop("PYTHONDONTWRITEBYTECODE", None):
+        # Without bytecode caching every process compiles pytest, scipy... again: not what users see.
+        print("(PYTHONDONTWRITEBYTECODE was set: unset for these runs, as on a developer machine)")
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
 
     if args.generated:
