@@ -54,3 +54,10 @@ class Gate:
 
     path: str
     minimum: float
+
+
+# The file suffixes Ultralytics reads as images (its ultralytics.data.utils.IMG_FORMATS, which a
+# test keeps equal), here because importing that module imports torch.
+IMAGE_SUFFIXES = frozenset(
+    {"avif", "bmp", "dng", "heic", "heif", "jp2", "jpeg", "jpg", "mpo", "png", "tif", "tiff", "webp"}
+)

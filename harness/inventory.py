@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from .config import IMAGE_SUFFIXES
 from .errors import display_path
-from .images import IMAGE_SUFFIXES
 
 if TYPE_CHECKING:
     from .cases import CaseFile
@@ -41,10 +41,12 @@ def remember_selection(session: pytest.Session) -> None:
 
 def golden_summary(config: pytest.Config) -> list[str]:
     """Lines for the terminal summary; empty when there is nothing to say."""
-    from .update import UPDATE_KEY
-
     items = config.stash.get(SELECTED_KEY, [])
-    lines = config.stash[UPDATE_KEY].summary_lines() if UPDATE_KEY in config.stash else []
+    lines = []
+    if config.getoption("harness_update"):  # imported only then: update pulls in the matching stack
+        from .update import UPDATE_KEY
+
+        lines += config.stash[UPDATE_KEY].summary_lines() if UPDATE_KEY in config.stash else []
     lines += _awaiting_review(items)
     lines += _missing_images(config, items)
     lines += _unused_images(config)

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 
 from .config import Gate
 from .errors import display_path
-from .matching import CaseVerdict
 
 if TYPE_CHECKING:
+    from .matching import CaseVerdict
     from .metrics import SuiteMetrics
     from .suites import SuiteResult
 

@@ -106,6 +106,6 @@ def test_pixels_equal_what_cv2_and_so_ultralytics_reads(tmp_path, kind):
 def test_image_suffixes_are_ultralytics_own():
     from ultralytics.data.utils import IMG_FORMATS
 
-    from harness.images import IMAGE_SUFFIXES
+    from harness.config import IMAGE_SUFFIXES
 
     assert set(IMAGE_SUFFIXES) == set(IMG_FORMATS)
