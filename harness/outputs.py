@@ -95,6 +95,7 @@ class RunOutputs:
     pictures: dict[str, CasePictures] = field(default_factory=dict)  # by node id
     items: dict[str, ItemInfo] = field(default_factory=dict)  # by node id, in collection order
     outcomes: dict[str, Outcome] = field(default_factory=dict)  # by node id
+    written: list[str] = field(default_factory=list)  # a line per report written, or why it was not
     _folder_ready: bool = False
 
     def case_judged(self, nodeid: str, suite: str, verdict: CaseVerdict, *, failing: bool) -> str | None:
@@ -210,23 +211,41 @@ class ReportHooks:
 
         run = session.config.stash.get(RUN_KEY, None)
         settings = self.outputs.settings
-        if run is None or not self.outputs.items or is_xdist_worker(session.config):
+        summary = settings.step_summary if self.outputs.items else None  # CI runs other pytest sessions too
+        if run is None or is_xdist_worker(session.config):
             return
-        if settings.json is None and settings.report is None and settings.step_summary is None:
+        if settings.json is None and settings.report is None and summary is None:
             return
         from .run_record import run_record, write_json
 
         record = run_record(run, self.outputs, session.config, exit_status=int(exitstatus))
-        if settings.json is not None:
-            write_json(record, settings.json)
-        if settings.report is not None:
-            from .html_report import write_html_report
+        for label, path, write in (
+            ("JSON record", settings.json, write_json),
+            ("HTML report", settings.report, self._write_report),
+            ("step summary", summary, self._append_summary),
+        ):
+            if path is None:
+                continue
+            try:
+                write(record, path)
+            except OSError as exc:  # an unwritable path is reported, and must not hide the run's outcome
+                self.outputs.written.append(f"{label} not written: {exc}")
+            else:
+                if label == "step summary":
+                    self.outputs.written.append(f"{label} appended to {path}")
+                else:
+                    self.outputs.written.append(f"{label}: {_shown(path)} ({path.stat().st_size / 1e6:.1f} MB)")
 
-            write_html_report(record, self.outputs.pictures, settings.report)
-        if settings.step_summary is not None:
-            from .ci_summary import append_step_summary
+    def _write_report(self, record: dict, path: Path) -> None:
+        from .html_report import write_html_report
 
-            append_step_summary(record, settings.step_summary)
+        write_html_report(record, self.outputs.pictures, path)
+
+    @staticmethod
+    def _append_summary(record: dict, path: Path) -> None:
+        from .ci_summary import append_step_summary
+
+        append_step_summary(record, path)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_terminal_summary(self, terminalreporter) -> None:
@@ -236,11 +255,7 @@ class ReportHooks:
         if written:
             pictures = "1 picture" if len(written) == 1 else f"{len(written)} pictures"
             lines.append(f"overlays: {pictures} in {_shown(settings.overlays_dir)}")
-        for label, path in (("HTML report", settings.report), ("JSON record", settings.json)):
-            if path is not None and path.is_file():
-                lines.append(f"{label}: {_shown(path)} ({path.stat().st_size / 1e6:.1f} MB)")
-        if settings.step_summary is not None and self.outputs.items:
-            lines.append(f"step summary appended to {settings.step_summary}")
+        lines += self.outputs.written
         if lines:
             terminalreporter.section("vision-harness outputs")
             for line in lines:

@@ -87,3 +87,10 @@ def test_help_lists_the_output_options(pytester):
             "*--harness-json=PATH*",
         ]
     )
+
+
+def test_a_report_that_cannot_be_written_is_said_and_the_outcome_stays(pytester, detect_suite):
+    pytester.makefile(".yaml", shapes=detect_suite)
+    result = pytester.runpytest("--harness-report=shapes.yaml/report.html", "--harness-json=out/run.json")
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["JSON record: out/run.json (0.* MB)", "HTML report not written: *shapes.yaml*"])
