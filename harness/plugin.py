@@ -54,9 +54,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def _add_output_options(group) -> None:
     """Overlay pictures and reports (harness/outputs.py)."""
+    from .outputs import OVERLAY_MODES  # stdlib and pytest only: cheap to import here
+
     group.addoption(
         "--harness-overlays",
-        choices=("failed", "all", "none"),
+        choices=OVERLAY_MODES,
         default="failed",
         help="draw an overlay PNG (expected objects and predictions) for failing cases, all cases, or none "
         "(default: failed)",
