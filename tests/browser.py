@@ -32,7 +32,10 @@ def missing_browser() -> str | None:
     except ImportError:
         return "Playwright for Python is not installed (pip install -e '.[test]')"
     if chromium_path() is None:
-        return "no Chromium at /usr/bin/chromium (apt-get install chromium), nor HARNESS_CHROMIUM set"
+        named = os.environ.get("HARNESS_CHROMIUM")
+        if named:
+            return f"HARNESS_CHROMIUM={named} is not a file"
+        return "no Chromium at /usr/bin/chromium (apt-get install chromium); HARNESS_CHROMIUM may name another"
     return None
 
 
