@@ -107,15 +107,18 @@ class RunOutputs:
         with_report = self.settings.report is not None
         if not write_png and not with_report:
             return None
-        from .errors import display_path
+        from .errors import HarnessError, display_path
         from .overlay import case_overlay, save_png
 
         pictures = self.pictures.setdefault(nodeid, CasePictures())
-        picture = case_overlay(verdict.case, verdict) if write_png else None
-        if with_report:
-            thumbnail = case_overlay(verdict.case, verdict, labels=False, long_side=THUMBNAIL_SIDE)
-            pictures.thumbnail = webp(thumbnail, quality=60)
-            pictures.picture = webp(picture, quality=75) if picture is not None else None
+        try:
+            picture = case_overlay(verdict.case, verdict) if write_png else None
+            if with_report:
+                thumbnail = case_overlay(verdict.case, verdict, labels=False, long_side=THUMBNAIL_SIDE)
+                pictures.thumbnail = webp(thumbnail, quality=60)
+                pictures.picture = webp(picture, quality=75) if picture is not None else None
+        except (HarnessError, OSError, ValueError) as exc:  # e.g. the image changed on disk since it was predicted
+            return f"overlay not drawn: {exc}"
         if picture is None:
             return None
         try:

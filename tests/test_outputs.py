@@ -94,3 +94,18 @@ def test_a_report_that_cannot_be_written_is_said_and_the_outcome_stays(pytester,
     result = pytester.runpytest("--harness-report=shapes.yaml/report.html", "--harness-json=out/run.json")
     assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines(["JSON record: out/run.json (0.* MB)", "HTML report not written: *shapes.yaml*"])
+
+
+def test_a_picture_that_cannot_be_drawn_is_said_in_one_line(tmp_path):
+    from test_overlay import make_case, obj, predictions
+
+    from harness.matching import match_objects
+    from harness.outputs import OutputSettings, RunOutputs
+
+    case = make_case(tmp_path, obj((10, 10, 50, 50)))
+    verdict = match_objects(case, predictions(), use_masks=False)
+    case.image.unlink()  # gone between predicting and drawing
+    outputs = RunOutputs(OutputSettings("failed", tmp_path / "pictures", tmp_path / "r.html", None, None))
+    line = outputs.case_judged("x.yaml::synthetic", "x.yaml", verdict, failing=True)
+    assert line.startswith("overlay not drawn: image not found: ")
+    assert not (tmp_path / "pictures").exists()

@@ -112,6 +112,10 @@ def test_report_of_the_weak_models_in_a_real_browser(browser, weak_report, tmp_p
     assert page.locator("#detail[open]").count() == 1
     assert "FAIL:" in page.inner_text("#detail")
     page.screenshot(path=tmp_path / "report-case-detail.png")
+    page.keyboard.press("Escape")
+    assert page.locator("#detail[open]").count() == 0
+    page.locator("#cases tbody tr:not([hidden])").nth(1).press("Enter")  # the keyboard opens a case too
+    assert page.locator("#detail[open]").count() == 1
 
     assert errors == []
     assert all(url.startswith(("file:", "data:")) for url in requests), requests
