@@ -1,6 +1,7 @@
 """The shipped suites on two devices: throughput on each, and how far per-object IoUs drift.
 
     python bench/device_drift.py --devices cpu cuda:0
+    python bench/device_drift.py --devices cuda:0 cuda:0 --half   # FP32 against FP16 on one GPU
 
 Each device gets its own model instance; every case of every shipped suite is judged on each (one
 warm-up image first, not timed). Prints images per second per device, then per suite the largest
@@ -21,36 +22,39 @@ ROOT = Path(__file__).resolve().parent.parent
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--devices", nargs=2, default=["cpu", "cuda:0"], metavar="DEVICE")
+    parser.add_argument("--half", action="store_true", help="run the second device in FP16 (--harness-half)")
     args = parser.parse_args()
 
     from harness.cases import Case, load_case_file
+    from harness.models import ModelPool
     from harness.suites import Judge
 
     suites = [load_case_file(path) for path in sorted((ROOT / "cases").glob("*.yaml"))]
-    verdicts: dict[str, dict] = {}
-    for device in args.devices:
-        judge = Judge(device)
+    verdicts: dict[int, dict] = {}
+    for run, device in enumerate(args.devices):
+        half = args.half and run == 1
+        judge = Judge(device, models=ModelPool(device, half=half))
         images = seconds = 0
         for case_file in suites:
             cases = [c for c in case_file.cases if isinstance(c, Case)]
             judge.model(case_file.model).predict(cases[0].image, {**case_file.predict, "conf": 0.99})  # warm-up
             started = time.perf_counter()
             for case in cases:
-                verdicts.setdefault(device, {})[(case_file.path.name, case.name)] = judge.verdict(case, case_file.model)
+                verdicts.setdefault(run, {})[(case_file.path.name, case.name)] = judge.verdict(case, case_file.model)
             seconds += time.perf_counter() - started
             images += len(cases)
-        used = sorted({model.device_used for model in judge.models.loaded()})
-        print(
-            f"{device} (ran on {', '.join(used)}): {images} images in {seconds:.2f} s, {images / seconds:.1f} images/s"
-        )
+        used = sorted({model.device_used for model in judge.models.used()})
+        label = f"{device}{' fp16' if half else ''}"
+        rate = f"{images} images in {seconds:.2f} s, {images / seconds:.1f} images/s"
+        print(f"{label} (ran on {', '.join(used)}): {rate}")
 
-    first, second = args.devices
+    first, second = args.devices[0], args.devices[1] + (" fp16" if args.half else "")
     for case_file in suites:
         drift, flipped = 0.0, []
-        for key, a in verdicts[first].items():
+        for key, a in verdicts[0].items():
             if key[0] != case_file.path.name:
                 continue
-            b = verdicts[second][key]
+            b = verdicts[1][key]
             for x, y in zip(a.objects, b.objects, strict=True):
                 for u, v in ((x.box_iou, y.box_iou), (x.mask_iou, y.mask_iou)):
                     if u is not None and v is not None:

@@ -28,7 +28,7 @@ def main() -> None:
     from harness.cases import Case, load_case_file
     from harness.matching import match_objects
     from harness.metrics import suite_metrics
-    from harness.models import LoadedModel
+    from harness.models import Model
 
     header = ("suite", "cases", "inference s", "headline s", "ratio", "all tags s", "ratio")
     print("{:<20} {:>5} {:>11} {:>10} {:>7} {:>10} {:>7}".format(*header))
@@ -36,7 +36,7 @@ def main() -> None:
     for path in sorted((ROOT / "cases").glob("*.yaml")):
         case_file = load_case_file(path)
         cases = [c for c in case_file.cases if isinstance(c, Case)]
-        model = LoadedModel(case_file.model, args.device)
+        model = Model(case_file.model, args.device)
         model.predict(cases[0].image, {**case_file.predict, "conf": 0.99})  # warm-up, not counted
         started = time.perf_counter()
         predictions = [model.predict(case.image, case.predict) for case in cases]

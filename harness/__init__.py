@@ -22,6 +22,7 @@ _EXPORTS = {
     "CaseFile": "cases",
     "ExpectedObject": "cases",
     "MaskSpec": "cases",
+    "Recorded": "cases",
     "Thresholds": "config",
     "load_case_file": "cases",
     "CaseFileError": "errors",

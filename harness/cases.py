@@ -7,10 +7,18 @@ cases of the file still run. See README, "Case files", for the format.
 
 from __future__ import annotations
 
+import copyreg
 import difflib
+import functools
+import hashlib
+import importlib.util
+import marshal
 import math
+import os
 import re
 import reprlib
+import sys
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,7 +33,8 @@ from .geometry import RLE, compressed_rle_total, polygon_area, polygons_to_rle, 
 
 TASKS = ("detect", "segment")
 FILE_KEYS = ("version", "model", "task", "predict", "thresholds", "metrics", "cases")
-CASE_KEYS = ("name", "image", "tags", "thresholds", "objects")
+CASE_KEYS = ("name", "image", "tags", "thresholds", "objects", "recorded")
+RECORDED_KEYS = ("model", "reviewed")
 OBJECT_KEYS = ("class", "box", "mask", "box_iou", "mask_iou", "crowd")
 THRESHOLD_KEYS = ("box_iou", "mask_iou", "max_extra")
 # Predict arguments the harness sets itself, with what to do instead.
@@ -81,6 +90,15 @@ class ExpectedObject:
 
 
 @dataclass(frozen=True)
+class Recorded:
+    """Where a case's expectations came from when a model wrote them (``vision-harness new``,
+    ``--harness-update``): until a person sets ``reviewed``, the case is skipped, never a pass."""
+
+    model: str  # the model file's name, for the person reviewing
+    reviewed: bool
+
+
+@dataclass(frozen=True)
 class Case:
     """One golden case: an image and everything that must be found on it."""
 
@@ -95,6 +113,12 @@ class Case:
     task: str | None
     predict: Mapping[str, Any] = field(default_factory=dict)
     model_sha256: str | None = None  # the file pins its model to this sha256
+    recorded: Recorded | None = None  # None: written by a person (or imported from annotations)
+
+    @property
+    def awaiting_review(self) -> bool:
+        """Recorded from a model's output and not yet checked by a person."""
+        return self.recorded is not None and not self.recorded.reviewed
 
 
 @dataclass(frozen=True)
@@ -103,6 +127,7 @@ class BrokenCase:
 
     name: str
     error: CaseFileError
+    image: Path | None = None  # the image it names, where it names one (to tell a missing image)
 
 
 @dataclass(frozen=True)
@@ -119,8 +144,19 @@ class CaseFile:
     model_sha256: str | None = None
 
 
-class _StrictSafeLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, refusing duplicate keys (which it would otherwise silently overwrite)."""
+def _read_only(values: dict) -> MappingProxyType:
+    return MappingProxyType(values)
+
+
+# Cases travel from pytest-xdist workers to the controller pickled; a read-only predict mapping must too.
+copyreg.pickle(MappingProxyType, lambda proxy: (_read_only, (dict(proxy),)))
+
+# libyaml's parser when PyYAML was built with it (every wheel is): 10x faster on big case files.
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _RejectDuplicateKeys:
+    """Refuses duplicate keys, which PyYAML would otherwise silently overwrite."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen = set()
@@ -130,6 +166,14 @@ class _StrictSafeLoader(yaml.SafeLoader):
                 raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
             seen.add(key) if isinstance(key, (str, int, float, bool)) else None
         return super().construct_mapping(node, deep=deep)
+
+
+class _StrictSafeLoader(_RejectDuplicateKeys, _SafeLoader):
+    """PyYAML's safe loader (on libyaml when available), refusing duplicate keys."""
+
+
+class _StrictPythonLoader(_RejectDuplicateKeys, yaml.SafeLoader):
+    """The same in pure Python: slower, but its error messages show the offending character."""
 
 
 class _Fields:
@@ -194,8 +238,15 @@ def _describe(value: Any) -> str:
     return f"{type(value).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
 
 
-def load_case_file(path: Path, *, defaults: Thresholds = BUILT_IN_THRESHOLDS, check_model: bool = True) -> CaseFile:
-    """Read and validate a case file.
+def load_case_file(
+    path: Path,
+    *,
+    defaults: Thresholds = BUILT_IN_THRESHOLDS,
+    check_model: bool = True,
+    parse_cache: Path | None = None,
+) -> CaseFile:
+    """Read and validate a case file. With ``parse_cache`` (a folder), YAML parsed once is kept there,
+    by the text's sha256, so that an unchanged file is not parsed again (big suites collect faster).
 
     Raises:
         CaseFileError: the file as a whole is unusable. Errors inside one case are returned as a
@@ -203,9 +254,12 @@ def load_case_file(path: Path, *, defaults: Thresholds = BUILT_IN_THRESHOLDS, ch
     """
     fields = _Fields(path)
     try:
-        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictSafeLoader)
+        text = path.read_text(encoding="utf-8")
+        document = _parse(text, parse_cache)
     except yaml.YAMLError as exc:
-        raise CaseFileError(path, f"invalid YAML: {_yaml_problem(exc)}") from None
+        if "maximum nesting depth" in str(exc):  # libyaml's own limit, where pure Python would recurse
+            raise CaseFileError(path, "invalid YAML: nested too deeply to be a case file") from None
+        raise CaseFileError(path, f"invalid YAML: {_yaml_problem(_python_parser_error(text, exc))}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise CaseFileError(path, f"cannot read the file: {exc}") from None
     except RecursionError:
@@ -244,8 +298,19 @@ def load_case_file(path: Path, *, defaults: Thresholds = BUILT_IN_THRESHOLDS, ch
             cases.append(replace(_case(path, raw, label, model, task, predict, thresholds), model_sha256=model_sha256))
         except CaseFileError as exc:
             taken = {c.name for c in cases}
-            cases.append(BrokenCase(label if label not in taken else f"cases[{index}]", exc))
+            cases.append(BrokenCase(label if label not in taken else f"cases[{index}]", exc, _named_image(path, raw)))
     return CaseFile(path, model, task, predict, thresholds, tuple(cases), gates, model_sha256)
+
+
+def _named_image(path: Path, raw: Any) -> Path | None:
+    """The image a broken case names, resolved, or None where it names none usable."""
+    image = raw.get("image") if isinstance(raw, dict) else None
+    if not isinstance(image, str) or not image.strip() or "\x00" in image:
+        return None
+    try:
+        return (path.parent / image).resolve()
+    except (OSError, ValueError):
+        return None
 
 
 def _gates(fields: _Fields, raw: Any, task: str | None) -> tuple[Gate, ...]:
@@ -271,6 +336,41 @@ def _gates(fields: _Fields, raw: Any, task: str | None) -> tuple[Gate, ...]:
                 raise fields.error(f"metrics.per_tag.{group}", "not a tag name: use letters, digits and '_'")
             minimums(values, f"metrics.{scope}.{group}", f"{scope}.{group}.")
     return tuple(gates)
+
+
+def _parse(text: str, cache: Path | None) -> Any:
+    """The YAML document, from the parse cache when it holds this text."""
+    if cache is None:
+        return yaml.load(text, Loader=_StrictSafeLoader)
+    # marshal: 30x faster to read than YAML to parse, and it holds exactly the safe loader's plain types.
+    key = hashlib.sha256(f"{yaml.__version__} {sys.version_info[:2]} {text}".encode()).hexdigest()
+    entry = cache / f"{key}.marshal"
+    try:
+        return marshal.loads(entry.read_bytes())
+    except (OSError, ValueError, EOFError, TypeError):
+        pass
+    document = yaml.load(text, Loader=_StrictSafeLoader)
+    try:
+        data = marshal.dumps(document)  # ValueError for what marshal cannot hold (dates): not cached
+        cache.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=cache, suffix=".tmp")
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(temporary, entry)
+    except (ValueError, OSError):
+        pass
+    return document
+
+
+def _python_parser_error(text: str, error: yaml.YAMLError) -> yaml.YAMLError:
+    """The pure-Python parser's error for the same text: libyaml's leave out the offending character."""
+    try:
+        yaml.load(text, Loader=_StrictPythonLoader)
+    except yaml.YAMLError as python_error:
+        return python_error
+    except RecursionError:
+        pass
+    return error
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:
@@ -302,18 +402,27 @@ def _model(fields: _Fields, value: Any, path: Path, check: bool) -> tuple[str | 
 def _predict(fields: _Fields, value: Any) -> dict:
     if not isinstance(value, dict):
         raise fields.error("predict", f"expected a mapping of Ultralytics predict arguments, got {_describe(value)}")
-    from ultralytics.cfg import DEFAULT_CFG_DICT
-
+    known = _predict_arguments()
     for key in value:
         if key in RESERVED_PREDICT:
             raise fields.error(f"predict.{key}", f"set by the harness: {RESERVED_PREDICT[key]}")
-        if key not in DEFAULT_CFG_DICT:
-            hint = difflib.get_close_matches(str(key), list(DEFAULT_CFG_DICT), n=1, cutoff=0.5)
+        if key not in known:
+            hint = difflib.get_close_matches(str(key), sorted(known), n=1, cutoff=0.5)
             raise fields.error(
                 f"predict.{key}",
                 "not an Ultralytics predict argument" + (f"; did you mean {hint[0]!r}?" if hint else ""),
             )
     return dict(value)
+
+
+@functools.cache
+def _predict_arguments() -> frozenset[str]:
+    """Ultralytics' argument names, read from its default.yaml: importing ultralytics would import torch."""
+    spec = importlib.util.find_spec("ultralytics")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("ultralytics is not installed: pip install ultralytics")
+    default = Path(spec.submodule_search_locations[0]) / "cfg" / "default.yaml"
+    return frozenset(yaml.load(default.read_text(encoding="utf-8"), Loader=_SafeLoader))
 
 
 def _case(
@@ -361,7 +470,9 @@ def _case(
         _object(fields, obj, f"objects[{i}]", path, width, height, thresholds, task)
         for i, obj in enumerate(raw_objects)
     )
+    recorded = _recorded(fields, raw["recorded"]) if "recorded" in raw else None
     return Case(
+        recorded=recorded,
         name=name,
         file=path,
         image=image,
@@ -373,6 +484,18 @@ def _case(
         task=task,
         predict=predict,
     )
+
+
+def _recorded(fields: _Fields, raw: Any) -> Recorded:
+    value = fields.mapping(raw, "recorded", RECORDED_KEYS)
+    if not isinstance(value.get("reviewed"), bool):
+        got = f"got {_describe(value['reviewed'])}" if "reviewed" in value else "it is missing"
+        raise fields.error(
+            "recorded.reviewed",
+            f"expected true or false, {got} (vision-harness review FILE --mark-reviewed sets it once checked)",
+        )
+    model = fields.string(value["model"], "recorded.model") if "model" in value else "a model"
+    return Recorded(model, value["reviewed"])
 
 
 def _object(
@@ -462,7 +585,13 @@ def _polygons(fields: _Fields, raw: list, where: str, width: int, height: int) -
         here = where if len(groups) == 1 else f"{where}[{g}]"
         if not isinstance(points, list) or len(points) < 3:
             raise fields.error(here, "a polygon needs at least 3 [x, y] points")
-        flat: list[float] = []
+        flat = _plain_polygon(points, width, height)
+        if flat is not None:
+            if polygon_area(flat) == 0:
+                raise fields.error(here, "the polygon has zero area (its points are collinear)")
+            polygons.append(tuple(flat))
+            continue
+        flat = []  # something is wrong: find the first bad point, to name it
         for p, point in enumerate(points):
             if not isinstance(point, list) or len(point) != 2:
                 raise fields.error(f"{here}[{p}]", f"expected [x, y], got {_describe(point)}")
@@ -474,3 +603,21 @@ def _polygons(fields: _Fields, raw: list, where: str, width: int, height: int) -
             raise fields.error(here, "the polygon has zero area (its points are collinear)")
         polygons.append(tuple(flat))
     return tuple(polygons)
+
+
+def _plain_polygon(points: list, width: int, height: int) -> list[float] | None:
+    """The flat coordinates when every point is a plain in-image ``[x, y]``, else None.
+
+    The fast path for big suites: one pass in C-speed comprehensions instead of a check per number.
+    """
+    if not all(type(point) is list and len(point) == 2 for point in points):
+        return None
+    flat = [value for point in points for value in point]
+    if not all(type(value) is int or type(value) is float for value in flat):
+        return None  # bools, strings, None: the slow path names them
+    xs, ys = flat[0::2], flat[1::2]
+    if not (min(xs) >= 0 and max(xs) <= width and min(ys) >= 0 and max(ys) <= height):
+        return None  # also false for NaN, which compares false with everything
+    if any(value != value for value in flat):
+        return None
+    return [float(value) for value in flat]

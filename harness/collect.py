@@ -17,6 +17,7 @@ import pytest
 from .cases import SUITE_ITEM, BrokenCase, Case, CaseFile, CaseFileError, load_case_file
 from .config import Gate
 from .errors import HarnessError
+from .inventory import remember_case_file
 from .matching import CaseVerdict
 from .report import format_gate_failure, format_verdict, summarize_verdict
 from .session import HarnessRun, harness_run
@@ -40,6 +41,16 @@ def suite_key(config: pytest.Config, path: Path) -> str:
         return path.resolve().as_posix()
 
 
+def case_line(path: Path, name: str) -> int:
+    """The 0-based line of ``name: NAME`` in a case file (0 where it cannot be found)."""
+    pattern = re.compile(rb"^\s*-?\s*name:\s*['\"]?" + re.escape(name.encode()) + rb"['\"]?\s*(#.*)?$", re.MULTILINE)
+    try:
+        match = pattern.search(path.read_bytes())
+    except OSError:
+        return 0
+    return match.string.count(b"\n", 0, match.start()) if match else 0
+
+
 class CaseFailure(HarnessError, AssertionError):
     """A case ran and the model did not find what it must find, or got worse than the baseline."""
 
@@ -55,7 +66,12 @@ class CaseFileCollector(pytest.File):
         run = harness_run(self.config)
         settings = run.settings
         try:
-            case_file = load_case_file(self.path, defaults=settings.thresholds, check_model=not settings.model_override)
+            case_file = load_case_file(
+                self.path,
+                defaults=settings.thresholds,
+                check_model=not settings.model_override,
+                parse_cache=run.parse_cache,
+            )
             if not case_file.cases:
                 raise CaseFileError(self.path, "no cases: list at least one, or delete the file", field="cases")
             model = settings.model_override or case_file.model or settings.default_model
@@ -76,7 +92,10 @@ class CaseFileCollector(pytest.File):
             case_file,
             cases=tuple(BrokenCase(c.name, escapes[c.name]) if escapes.get(c.name) else c for c in case_file.cases),
         )
-        run.case_files[suite_key(self.config, self.path)] = (case_file, model)
+        remember_case_file(self.config, case_file)
+        # Suite metrics, gates and baselines count only cases a person wrote or reviewed.
+        judged = replace(case_file, cases=tuple(c for c in case_file.cases if not getattr(c, "awaiting_review", False)))
+        run.case_files[suite_key(self.config, self.path)] = (judged, model)
         for case in case_file.cases:
             if not isinstance(case, Case):
                 yield BrokenItem.from_parent(self, name=case.name, error=case.error)
@@ -91,7 +110,7 @@ class CaseFileCollector(pytest.File):
             yield item
         has_baseline = run.baseline is not None and run.baseline.suite(suite_key(self.config, self.path))
         if case_file.gates or has_baseline:
-            yield SuiteCollector.from_parent(self, name=SUITE_ITEM, case_file=case_file, model_spec=model)
+            yield SuiteCollector.from_parent(self, name=SUITE_ITEM, case_file=judged, model_spec=model)
 
     def _escapes(self, path: Path) -> bool:
         """Whether a file the case file names lies outside pytest's rootdir (and that is not allowed)."""
@@ -159,11 +178,21 @@ class CaseItem(_HarnessItem):
         self.model_spec = model_spec
         self.verdict: CaseVerdict | None = None
 
+    def reportinfo(self):
+        # The case's own line, so that a skip's location points at the case, not at the harness.
+        return self.path, case_line(self.path, self.case.name), self.nodeid.split("::", 1)[-1]
+
     def setup(self) -> None:
+        if self.case.awaiting_review:
+            # Skipped, not passed: a model judged against its own output always passes.
+            from .review import skip_reason
+
+            raise pytest.skip.Exception(skip_reason(self.case), _use_item_location=True)
         try:
             key = suite_key(self.config, self.case.file)
             if self.run.baseline is not None:
                 self.run.baseline.check_predict(key, dict(self.case.predict))
+            self.run.prefetch(self.case, self.model_spec)
             self.verdict = self.run.judge.verdict(self.case, self.model_spec)
         except HarnessError as exc:
             pytest.fail(str(exc), pytrace=False)
@@ -172,6 +201,8 @@ class CaseItem(_HarnessItem):
         verdict = self.verdict
         assert verdict is not None
         self.run.verdicts[self.nodeid] = verdict
+        if not verdict.passed and self.config.getoption("harness_update"):
+            self._update(verdict)
         drops = self._baseline_drops(verdict)
         overlay = self._draw(verdict, failing=not verdict.passed or bool(drops))
         if not verdict.passed or drops:
@@ -188,6 +219,16 @@ class CaseItem(_HarnessItem):
             if overlay:
                 report += "\n" + overlay
             raise CaseFailure(report, summary)
+
+    def _update(self, verdict: CaseVerdict) -> None:
+        """--harness-update: write the model's predictions as the new expectations, then fail."""
+        from .update import updater
+
+        change = updater(self.config).update(self)
+        model = self.run.judge.model(self.model_spec)
+        summary = f"{summarize_verdict(verdict)}; {change.summary}"
+        report = format_verdict(verdict, model_name=model.name).split("\n", 1)[1]
+        raise CaseFailure(f"{summary}\n{report}\n{change.report()}", summary)
 
     def _draw(self, verdict: CaseVerdict, *, failing: bool) -> str | None:
         """The overlay and report pictures of this case (see harness/outputs.py); the overlay's line."""

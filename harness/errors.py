@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 
@@ -21,6 +22,9 @@ class CaseFileError(HarnessError, ValueError):
         self.field = field
         self.message = message
         super().__init__(str(self))
+
+    def __reduce__(self):  # keyword arguments survive pickling (pytest-xdist workers send errors home)
+        return functools.partial(CaseFileError, case=self.case, field=self.field), (self.path, self.message)
 
     def __str__(self) -> str:
         parts = [display_path(self.path)]
@@ -47,3 +51,15 @@ def display_path(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
+
+
+class DatasetError(HarnessError, ValueError):
+    """An annotation file or label folder cannot be imported as written.
+
+    The message reads ``FILE: WHERE: what is wrong``, WHERE naming the image, annotation or line.
+    """
+
+    def __init__(self, path: Path | str, where: str | None, message: str):
+        self.path = Path(path)
+        text = ": ".join(part for part in (display_path(self.path), where, message) if part)
+        super().__init__(text.replace("\r", "\\r").replace("\n", "\\n"))

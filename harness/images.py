@@ -23,12 +23,26 @@ def image_size(path: Path) -> tuple[int, int]:
     try:
         with Image.open(path) as image:
             width, height = image.size
-            orientation = image.getexif().get(_EXIF_ORIENTATION_TAG, 1)
+            orientation = _orientation(image)
     except FileNotFoundError:
         raise ImageError(f"image not found: {display_path(path)}") from None
     except Exception as exc:  # Ultralytics patches Image.open, so more than PIL's own errors arrive here
         raise ImageError(f"not a readable image: {display_path(path)} ({_reason(exc)})") from None
     return (height, width) if orientation in _TRANSPOSED_ORIENTATIONS else (width, height)
+
+
+def _orientation(image: Image.Image) -> int:
+    """The EXIF orientation, without decoding pixels where the format allows."""
+    if image.format == "PNG":
+        # PIL's PNG getexif() decodes the whole image to look for a late eXIf chunk; the PNG spec
+        # puts eXIf before the image data, which opening has already read into ``info``.
+        raw = image.info.get("exif")
+        if not raw:
+            return 1
+        exif = Image.Exif()
+        exif.load(raw)
+        return exif.get(_EXIF_ORIENTATION_TAG, 1)
+    return image.getexif().get(_EXIF_ORIENTATION_TAG, 1)
 
 
 def load_image(path: Path) -> np.ndarray:

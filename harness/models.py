@@ -1,4 +1,5 @@
-"""Loading and running Ultralytics models: each model once per session and device, each image once.
+"""Running Ultralytics models: each model loaded at most once per session and device, each image
+predicted at most once, in batches, and not at all when the prediction cache has it.
 
 Boxes come back in original-image pixels (Ultralytics scales them back from the letterboxed input),
 and masks are computed at the original resolution with ``retina_masks=True``: Ultralytics then
@@ -8,82 +9,248 @@ is the only way to compare masks pixel for pixel with the ground truth.
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .errors import ModelError
+from .cache import PredictionCache, file_digest, resolved_device
+from .errors import HarnessError, ModelError
 from .geometry import masks_to_rles
-from .images import load_image
+from .images import image_size, load_image
 from .predictions import Predictions
 
 SUPPORTED_TASKS = ("detect", "segment")
+# Images per forward pass when --harness-batch is not given: batching only pays on a GPU.
+DEFAULT_BATCH = {"cpu": 1, "cuda": 32, "mps": 8}
 
 
-class LoadedModel:
-    """One Ultralytics model on one device, remembering its predictions for the session."""
+class Model:
+    """One Ultralytics model on one device, loaded only when something must be predicted.
 
-    def __init__(self, spec: str, device: str | None):
-        from ultralytics import YOLO
+    Its task and class names come from the prediction cache when the cache has seen the model file,
+    so a run whose every prediction is cached never imports torch.
+    """
 
+    def __init__(
+        self,
+        spec: str,
+        device: str | None,
+        *,
+        cache: PredictionCache | None = None,
+        half: bool = False,
+        batch: int | None = None,
+    ):
         self.spec = spec
         self.device = device
-        try:
-            self.model = YOLO(spec)
-        except Exception as exc:  # Ultralytics raises many kinds; all mean "cannot load"
-            raise ModelError(f"cannot load model {spec}: {_first_line(exc)}") from None
-        self.task: str = self.model.task
-        self.names: dict[int, str] = dict(self.model.names)
-        if self.task not in SUPPORTED_TASKS:
-            raise ModelError(f"model {spec} is a {self.task} model; the harness runs detect and segment models")
+        self.cache = cache if self.sha256 is not None else None  # only a local file has a stable identity
+        self.half = half
+        self.batch = batch
+        self._yolo: Any = None
+        self._load_error: ModelError | None = None
+        self._facts: tuple[str, dict[int, str]] | None = None
+        self._cached_device: str | None = None
         self._predictions: dict[tuple[str, str], Predictions] = {}
         self.images_predicted = 0
         self.seconds_predicting = 0.0
+        self.images_from_cache = 0
 
     @property
     def name(self) -> str:
         return Path(self.spec).name
 
     @property
+    def task(self) -> str:
+        return self._model_facts()[0]
+
+    @property
+    def names(self) -> dict[int, str]:
+        return self._model_facts()[1]
+
+    @property
+    def yolo(self) -> Any:
+        """The Ultralytics model itself, loaded on first use (raises ModelError when it cannot be)."""
+        return self._load()
+
+    @property
+    def loaded(self) -> bool:
+        return self._yolo is not None
+
+    @property
     def device_used(self) -> str:
-        """The device predictions ran on (Ultralytics' predictor holds it; before any, the requested one)."""
-        predictor = getattr(self.model, "predictor", None)
-        device = getattr(predictor, "device", None)
-        return str(device) if device is not None else self.device or "auto"
+        """The device predictions ran on: Ultralytics' predictor's, else the cache's, else the requested one."""
+        device = getattr(getattr(self._yolo, "predictor", None), "device", None)
+        if device is not None:
+            return str(device)
+        return self._cached_device or self.device or "auto"
 
     @property
     def sha256(self) -> str | None:
         """The model file's sha256 (None for a model that is not a local file)."""
         return file_sha256(self.spec)
 
+    @property
+    def batch_size(self) -> int:
+        kind = resolved_device(self.device).removeprefix("auto:").split(":")[0]
+        return self.batch or DEFAULT_BATCH.get(kind, 1)
+
+    def usage(self) -> dict[str, Any]:
+        """What this process did with the model, for a pytest-xdist worker to send to the controller."""
+        return {
+            "spec": self.spec,
+            "facts": self._facts,
+            "device_used": self.device_used,
+            "batch_size": self.batch_size,
+            "images_predicted": self.images_predicted,
+            "seconds_predicting": self.seconds_predicting,
+            "images_from_cache": self.images_from_cache,
+        }
+
+    def absorb(self, usage: Mapping[str, Any]) -> None:
+        """Count another process' work with this model as this one's (and learn its task and names)."""
+        self._facts = self._facts or usage["facts"]
+        self._cached_device = self._cached_device or usage["device_used"]
+        self.batch = self.batch or usage["batch_size"]
+        self.images_predicted += usage["images_predicted"]
+        self.seconds_predicting += usage["seconds_predicting"]
+        self.images_from_cache += usage["images_from_cache"]
+
     def predict(self, image: Path, arguments: Mapping[str, Any]) -> Predictions:
         """Predictions on ``image`` with the given Ultralytics predict arguments, computed once."""
-        key = (str(image), json.dumps(dict(arguments), sort_keys=True, default=str))
+        arguments = self._arguments(arguments)
+        key = _memo_key(image, arguments)
         if key not in self._predictions:
-            self._predictions[key] = self._run(image, arguments)
+            cached = self._from_cache(image, arguments)
+            if cached is None:
+                (cached,) = self._run([image], [_bgr(image)], arguments)
+            self._predictions[key] = cached
         return self._predictions[key]
 
-    def _run(self, image: Path, arguments: Mapping[str, Any]) -> Predictions:
-        rgb = load_image(image)
-        height, width = rgb.shape[:2]
+    def predict_many(self, images: Sequence[Path], arguments: Mapping[str, Any]) -> None:
+        """Predict every image not predicted yet, in batches of images of one size; errors are left
+        for ``predict`` to raise when the case of that image runs.
+
+        A thread reads the next batch's images while the model runs on this one, so that decoding
+        (2 ms a PNG here, as long as a small model's inference on a GPU) costs no wall time.
+        """
+        arguments = self._arguments(arguments)
+        by_size: dict[tuple[int, int], list[Path]] = {}
+        for image in dict.fromkeys(images):
+            if _memo_key(image, arguments) in self._predictions:
+                continue
+            try:
+                cached = self._from_cache(image, arguments)
+                if cached is not None:
+                    self._predictions[_memo_key(image, arguments)] = cached
+                    continue
+                size = image_size(image)
+            except HarnessError:
+                continue
+            # Only images of one size share a batch: Ultralytics letterboxes a mixed batch to a full
+            # square instead of the minimal rectangle, which would change predictions.
+            by_size.setdefault(size, []).append(image)
+        step = self.batch_size
+        chunks = [paths[i : i + step] for paths in by_size.values() for i in range(0, len(paths), step)]
+        if not chunks:
+            return
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="harness-images") as reader:
+            pending = reader.submit(_read_chunk, chunks[0])
+            for index in range(len(chunks)):
+                chunk = pending.result()
+                if index + 1 < len(chunks):
+                    pending = reader.submit(_read_chunk, chunks[index + 1])
+                if not chunk:
+                    continue
+                try:
+                    results = self._run([path for path, _ in chunk], [pixels for _, pixels in chunk], arguments)
+                except ModelError:
+                    if not self.loaded:
+                        pending.cancel()
+                        return  # cannot load: every case will say so
+                    continue
+                for (path, _), predictions in zip(chunk, results, strict=True):
+                    self._predictions[_memo_key(path, arguments)] = predictions
+
+    def _arguments(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        return {**arguments, **({"quantize": 16} if self.half else {})}  # Ultralytics 8.4: quantize=16 is FP16
+
+    def _from_cache(self, image: Path, arguments: Mapping[str, Any]) -> Predictions | None:
+        if self.cache is None:
+            return None
+        try:
+            found = self.cache.get(self.cache.key(self.sha256, image, arguments, self.device))
+        except OSError:
+            return None  # an unreadable image: predict() then names it
+        if found is None:
+            return None
+        predictions, self._cached_device = found
+        self.images_from_cache += 1
+        return predictions
+
+    def _model_facts(self) -> tuple[str, dict[int, str]]:
+        if self._facts is None and self.cache is not None:
+            facts = self.cache.model_facts(self.sha256)
+            if facts is not None:
+                self._facts = facts["task"], facts["names"]
+        if self._facts is None:
+            model = self._load()
+            self._facts = model.task, dict(model.names)
+        return self._facts
+
+    def _load(self) -> Any:
+        """The Ultralytics model, loaded on first use; a failed load fails the same way every time after."""
+        if self._load_error is not None:
+            raise self._load_error
+        if self._yolo is None:
+            try:
+                from ultralytics import YOLO
+
+                yolo = YOLO(self.spec)
+            except Exception as exc:  # Ultralytics raises many kinds; all mean "cannot load"
+                self._load_error = ModelError(f"cannot load model {self.spec}: {_first_line(exc)}")
+                raise self._load_error from None
+            if yolo.task not in SUPPORTED_TASKS:
+                self._load_error = ModelError(
+                    f"model {self.spec} is a {yolo.task} model; the harness runs detect and segment models"
+                )
+                raise self._load_error
+            self._yolo = yolo
+            if self.cache is not None:
+                self.cache.put_model_facts(self.sha256, yolo.task, yolo.names)
+        return self._yolo
+
+    def _run(self, paths: list[Path], images: list[np.ndarray], arguments: Mapping[str, Any]) -> list[Predictions]:
+        """Predict BGR images (one batch) and convert the results; fills the cache."""
+        model = self._load()
         extra = {"device": self.device} if self.device else {}
         started = time.perf_counter()
         try:
-            # Ultralytics takes numpy images as BGR, like cv2.imread.
-            result = self.model.predict(
-                np.ascontiguousarray(rgb[..., ::-1]), verbose=False, retina_masks=True, **extra, **arguments
-            )[0]
+            results = model.predict(
+                images,  # a list is one batch
+                verbose=False,
+                retina_masks=True,
+                **extra,
+                **arguments,
+            )
         except Exception as exc:
-            raise ModelError(f"model {self.spec} failed on {image}: {_first_line(exc)}") from None
+            where = paths[0] if len(paths) == 1 else f"a batch of {len(paths)} images from {paths[0]}"
+            raise ModelError(f"model {self.spec} failed on {where}: {_first_line(exc)}") from None
         self.seconds_predicting += time.perf_counter() - started
-        self.images_predicted += 1
+        self.images_predicted += len(paths)
+        out = []
+        for path, bgr, result in zip(paths, images, results, strict=True):
+            predictions = self._convert(path, bgr.shape[:2], result)
+            if self.cache is not None:
+                self.cache.put(self.cache.key(self.sha256, path, arguments, self.device), predictions, self.device_used)
+            out.append(predictions)
+        return out
 
+    def _convert(self, path: Path, shape: tuple[int, int], result: Any) -> Predictions:
+        height, width = shape
         boxes = result.boxes
         class_ids = boxes.cls.cpu().numpy().astype(int)
         masks = None
@@ -92,7 +259,7 @@ class LoadedModel:
             if result.masks is not None:
                 dense = result.masks.data.cpu().numpy()
                 if dense.shape[1:] != (height, width):
-                    raise ModelError(f"model {self.spec} returned {dense.shape[1:]} masks for a {height}x{width} image")
+                    raise ModelError(f"model {self.spec} returned {dense.shape[1:]} masks for {path}, {height}x{width}")
                 masks = masks_to_rles(dense)
         return Predictions(
             boxes=boxes.xyxy.cpu().numpy().astype(np.float64),
@@ -103,39 +270,60 @@ class LoadedModel:
         )
 
 
-@functools.lru_cache(maxsize=64)
+def _bgr(image: Path) -> np.ndarray:
+    """The image as Ultralytics takes numpy input: BGR, like cv2.imread."""
+    return np.ascontiguousarray(load_image(image)[..., ::-1])
+
+
+def _read_chunk(paths: list[Path]) -> list[tuple[Path, np.ndarray]]:
+    """The images that can be read; the others are left for ``predict`` to report."""
+    chunk = []
+    for path in paths:
+        try:
+            chunk.append((path, _bgr(path)))
+        except HarnessError:
+            continue
+    return chunk
+
+
+def _memo_key(image: Path, arguments: Mapping[str, Any]) -> tuple[str, str]:
+    return str(image), json.dumps(dict(arguments), sort_keys=True, default=str)
+
+
 def file_sha256(spec: str) -> str | None:
-    """sha256 of a model file, read in blocks; None when ``spec`` is not a local file."""
+    """sha256 of a model file; None when ``spec`` is not a local file."""
     path = Path(spec)
     if not path.is_file():
         return None
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    stat = path.stat()
+    return file_digest(str(path), stat.st_size, stat.st_mtime_ns)
 
 
 class ModelPool:
-    """Models by (spec, device), loaded on first use. A model that failed to load fails fast after."""
+    """Models by spec, all on one device, sharing one prediction cache (or none)."""
 
-    def __init__(self) -> None:
-        self._models: dict[tuple[str, str | None], LoadedModel | ModelError] = {}
+    def __init__(
+        self,
+        device: str | None,
+        *,
+        cache: PredictionCache | None = None,
+        half: bool = False,
+        batch: int | None = None,
+    ) -> None:
+        self.device = device
+        self._options = {"cache": cache, "half": half, "batch": batch}
+        self._models: dict[str, Model] = {}
 
-    def get(self, spec: str, device: str | None) -> LoadedModel:
-        key = (spec, device)
-        if key not in self._models:
-            try:
-                self._models[key] = LoadedModel(spec, device)
-            except ModelError as exc:
-                self._models[key] = exc
-        model = self._models[key]
-        if isinstance(model, ModelError):
-            raise model
-        return model
+    def get(self, spec: str) -> Model:
+        """The model (not loaded yet: that happens when it must predict). Raises ModelError for a
+        model that cannot be loaded, when its task or names are needed."""
+        if spec not in self._models:
+            self._models[spec] = Model(spec, self.device, **self._options)
+        return self._models[spec]
 
-    def loaded(self) -> list[LoadedModel]:
-        return [m for m in self._models.values() if isinstance(m, LoadedModel)]
+    def used(self) -> list[Model]:
+        """Models that predicted or answered from the cache in this session."""
+        return [m for m in self._models.values() if m.images_predicted or m.images_from_cache]
 
 
 def _first_line(exc: BaseException) -> str:

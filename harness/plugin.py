@@ -21,6 +21,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="device for inference, e.g. cpu or cuda:0 (default: harness_device ini, else Ultralytics' choice)",
     )
     group.addoption(
+        "--harness-half",
+        action="store_true",
+        help="FP16 inference (Ultralytics quantize=16; GPU only, the CPU stays FP32; cached apart from FP32)",
+    )
+    group.addoption(
+        "--harness-batch",
+        metavar="N",
+        type=int,
+        help="images per forward pass, among images of one size (default: 32 on CUDA, 1 on CPU, where "
+        "batching does not pay)",
+    )
+    group.addoption(
+        "--harness-no-cache",
+        action="store_true",
+        help="predict every image, neither reading nor writing the prediction cache in pytest's cache "
+        "directory (--cache-clear empties it)",
+    )
+    group.addoption(
         "--harness-save-baseline",
         metavar="FILE",
         help="write every suite metric and per-object IoU of the fully run case files to FILE (JSON)",
@@ -36,6 +54,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=float,
         default=0.01,
         help="allowed drop against --harness-baseline, absolute (default: 0.01)",
+    )
+    group.addoption(
+        "--harness-update",
+        action="store_true",
+        help="rewrite the expected objects of the selected failing cases from the model's predictions; they "
+        "still fail, and are skipped as recorded-not-reviewed until checked with `vision-harness review`",
     )
     _add_output_options(group)
     parser.addini("harness_model", "model for case files that name none (path relative to the ini file)")
@@ -96,6 +120,9 @@ def pytest_configure(config: pytest.Config) -> None:
     from .session import harness_run
 
     run = harness_run(config)  # validates the options now, so a bad one stops the run before collection
+    if config.getoption("harness_update") and (getattr(config.option, "numprocesses", None) or 0):
+        # Workers would each rewrite the same case files: one update's cases would be lost.
+        raise pytest.UsageError("--harness-update writes case files: run it without -n (pytest-xdist)")
     try:
         run.baseline  # noqa: B018 - reads the baseline file now, for the same reason
     except HarnessError as exc:
@@ -118,6 +145,21 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     return None
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    from .inventory import remember_selection
+    from .session import RUN_KEY
+
+    run = session.config.stash.get(RUN_KEY, None)
+    if run is not None:
+        run.selected = list(session.items)  # after -k/-m deselection: what predictions are planned for
+
+    remember_selection(session)
+    if session.config.getoption("harness_update"):
+        from .update import updater
+
+        updater(session.config).select(session.items)
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     from .session import harness_run
 
@@ -126,10 +168,33 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [f"vision-harness: model {model}, device {settings.device or 'auto'}"]
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """pytest-xdist controller: tell each worker how items are handed out (it sees dist "no")."""
+    node.workerinput["harness_dist"] = node.config.getoption("dist")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    """pytest-xdist controller: take in a finished worker's verdicts and model usage."""
+    from .distributed import WORKER_OUTPUT_KEY, merge_worker_payload
+    from .session import harness_run
+
+    payload = getattr(node, "workeroutput", {}).get(WORKER_OUTPUT_KEY)
+    if payload:
+        merge_worker_payload(harness_run(node.config), payload)
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     from .session import RUN_KEY
 
     run = session.config.stash.get(RUN_KEY, None)
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if run is not None and workeroutput is not None:
+        from .distributed import WORKER_OUTPUT_KEY, worker_payload
+
+        workeroutput[WORKER_OUTPUT_KEY] = worker_payload(run)  # the controller summarises and saves
+        return
     if run is None or run.settings.save_baseline is None:
         return
     from .baseline import suite_record, write_baseline
@@ -149,7 +214,16 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     from .session import RUN_KEY
 
     run = config.stash.get(RUN_KEY, None)
-    if run is None or not run.verdicts:
+    if run is None:
+        return
+    from .inventory import golden_summary
+
+    lines = golden_summary(config)
+    if lines:
+        terminalreporter.section("vision-harness golden cases")
+        for line in lines:
+            terminalreporter.write_line(line)
+    if not run.verdicts:
         return
     from .report import format_suite_metrics, summarize_verdict, worst_cases
     from .suites import SuiteResult
@@ -158,13 +232,14 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     passed = sum(v.passed for v in run.verdicts.values())
     terminalreporter.section("vision-harness")
     write(f"cases judged: {len(run.verdicts)}, passed {passed}, failed {len(run.verdicts) - passed}")
-    for model in run.judge.models.loaded():
+    for model in sorted(run.judge.models.used(), key=lambda m: m.spec):
         count, seconds = model.images_predicted, model.seconds_predicting
-        rate = count / seconds if seconds else 0.0
+        rate = f" ({count / seconds:.1f} images/s, batch {model.batch_size})" if seconds else ""
         images = f"{count} image" + ("" if count == 1 else "s")
+        cached = f", {model.images_from_cache} from the cache" if model.images_from_cache else ""
         write(
             f"model {model.spec} ({model.task}, device {model.device_used}): "
-            f"{images} predicted in {seconds:.1f} s ({rate:.1f} images/s)"
+            f"{images} predicted in {seconds:.1f} s{rate}{cached}"
         )
     if run.settings.save_baseline is not None:
         write(f"baseline written to {run.settings.save_baseline}: {len(run.baseline_saved)} suites")

@@ -92,8 +92,12 @@ def format_verdict(verdict: CaseVerdict, *, model_name: str) -> str:
 
 
 def worst_cases(verdicts: Sequence[CaseVerdict], limit: int = 5) -> list[CaseVerdict]:
-    """Failing cases first, then by worst IoU (cases without objects last)."""
-    return sorted(verdicts, key=lambda v: (v.passed, 2.0 if v.worst_iou is None else v.worst_iou))[:limit]
+    """Failing cases first, then by worst IoU (cases without objects last); ties by file and name, so
+    the order does not depend on which pytest-xdist worker finished first."""
+    return sorted(
+        verdicts,
+        key=lambda v: (v.passed, 2.0 if v.worst_iou is None else v.worst_iou, str(v.case.file), v.case.name),
+    )[:limit]
 
 
 def format_gate_failure(result: SuiteResult, gate: Gate, value: float | None) -> str:

@@ -34,7 +34,7 @@ def run_record(run: HarnessRun, outputs: RunOutputs, config: pytest.Config, *, e
     from .suites import SuiteResult
 
     root = config.rootpath
-    models = run.judge.models.loaded() if run.verdicts else []
+    models = sorted(run.judge.models.used(), key=lambda m: m.spec) if run.verdicts else []
     cases = [
         _case(nodeid, info, outputs, run.verdicts.get(nodeid), config)
         for nodeid, info in outputs.items.items()
@@ -69,8 +69,8 @@ def run_record(run: HarnessRun, outputs: RunOutputs, config: pytest.Config, *, e
                 )
         suites.append(suite)
     counts = {outcome: 0 for outcome in ("passed", "failed", "error", "skipped")}
-    for outcome in outputs.outcomes.values():
-        if outcome.outcome in counts:
+    for nodeid, outcome in outputs.outcomes.items():
+        if nodeid in outputs.items and outcome.outcome in counts:  # harness items only, not other tests
             counts[outcome.outcome] += 1
     case_counts = {outcome: sum(case["outcome"] == outcome for case in cases) for outcome in counts}
     return {
@@ -100,6 +100,7 @@ def run_record(run: HarnessRun, outputs: RunOutputs, config: pytest.Config, *, e
                 "device": model.device_used,
                 "classes": [model.names[k] for k in sorted(model.names)],
                 "images_predicted": model.images_predicted,
+                "images_from_cache": model.images_from_cache,
                 "seconds_predicting": round(model.seconds_predicting, 3),
             }
             for model in models

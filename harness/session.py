@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,7 +14,7 @@ from .config import Thresholds, resolve_model
 
 if TYPE_CHECKING:
     from .baseline import Baseline
-    from .cases import CaseFile
+    from .cases import Case, CaseFile
     from .matching import CaseVerdict
     from .metrics import SuiteMetrics
     from .suites import Judge, SuiteResult
@@ -34,6 +35,10 @@ class Settings:
     baseline: Path | None = None
     max_drop: float = 0.01
     allow_outside_root: bool = False  # may case files name images and models outside the rootdir?
+    use_cache: bool = True  # keep predictions in pytest's cache directory (--harness-no-cache: no)
+    half: bool = False  # --harness-half: FP16 inference
+    batch: int | None = None  # --harness-batch: images per forward pass (None: chosen per device)
+    prefetch: str = "model"  # which selected cases are predicted together: "model", "file" or "none"
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
@@ -63,7 +68,14 @@ class Settings:
         if not 0 <= max_drop <= 1:
             raise pytest.UsageError(f"--harness-max-drop {max_drop}: must be in [0, 1]")
         save = config.getoption("harness_save_baseline")
+        batch = config.getoption("harness_batch")
+        if batch is not None and batch < 1:
+            raise pytest.UsageError(f"--harness-batch {batch}: must be 1 or more")
         return cls(
+            use_cache=not config.getoption("harness_no_cache"),
+            half=bool(config.getoption("harness_half")),
+            batch=batch,
+            prefetch=_prefetch_scope(config),
             save_baseline=Path(save) if save else None,
             baseline=Path(baseline) if baseline else None,
             max_drop=max_drop,
@@ -74,6 +86,19 @@ class Settings:
             file_patterns=tuple(config.getini("harness_files") or DEFAULT_FILE_PATTERNS),
             allow_outside_root=bool(config.getini("harness_allow_outside_root")),
         )
+
+
+def _prefetch_scope(config: pytest.Config) -> str:
+    """Which cases a process predicts together, so that it predicts only cases it will run.
+
+    A serial run plans across every selected case of a model. A pytest-xdist worker plans across a
+    case file when every item of a file comes to it (--dist loadfile), across every case with
+    --dist each, and not at all when items are handed out one by one (--dist load).
+    """
+    worker = getattr(config, "workerinput", None)
+    if worker is None:
+        return "model"
+    return {"loadfile": "file", "each": "model"}.get(worker.get("harness_dist", "load"), "none")
 
 
 def _model_spec(value: str, base: Path, option: str) -> str:
@@ -93,16 +118,50 @@ class HarnessRun:
     registered_tags: set[str] = field(default_factory=set)
     baseline_saved: list[str] = field(default_factory=list)  # suite keys written by --harness-save-baseline
     baseline_skipped: list[str] = field(default_factory=list)  # why a collected suite was not written
+    cache_dir: Callable[[], Path] | None = None  # pytest's cache directory for predictions, made on first use
+    selected: list[pytest.Item] = field(default_factory=list)  # the items this process may run
+    _prefetched: set[tuple[str, str]] = field(default_factory=set)
     _baseline: Baseline | None = None
     _judge: Judge | None = None
+
+    @functools.cached_property
+    def parse_cache(self) -> Path | None:
+        """Where parsed case files are kept (with the prediction cache, and off with it)."""
+        return self.cache_dir() / "parsed" if self.settings.use_cache and self.cache_dir else None
+
+    @property
+    def judge_started(self) -> bool:
+        return self._judge is not None
 
     @property
     def judge(self) -> Judge:
         if self._judge is None:
-            from .suites import Judge  # imports Ultralytics only when a case is run
+            from .cache import PredictionCache
+            from .models import ModelPool
+            from .suites import Judge
 
-            self._judge = Judge(self.settings.device)
+            settings = self.settings
+            cache = PredictionCache(self.cache_dir()) if settings.use_cache and self.cache_dir else None
+            models = ModelPool(settings.device, cache=cache, half=settings.half, batch=settings.batch)
+            self._judge = Judge(settings.device, models=models)
         return self._judge
+
+    def prefetch(self, case: Case, model_spec: str) -> None:
+        """Before the first case of its group is judged, predict the group's images together."""
+        scope = self.settings.prefetch
+        group = (str(case.file) if scope == "file" else "", model_spec)
+        if scope == "none" or group in self._prefetched:
+            return
+        self._prefetched.add(group)
+        cases = [
+            item.case
+            for item in self.selected
+            if getattr(item, "model_spec", None) == model_spec
+            and hasattr(item, "case")
+            and not item.case.awaiting_review  # skipped: nothing to predict
+            and (scope != "file" or item.case.file == case.file)
+        ]
+        self.judge.prefetch(cases, model_spec)
 
     @functools.cached_property
     def complete_suites(self) -> dict[str, SuiteResult | str]:
@@ -164,5 +223,7 @@ RUN_KEY = pytest.StashKey[HarnessRun]()
 def harness_run(config: pytest.Config) -> HarnessRun:
     """The run state, created on first use (settings are read once per session)."""
     if RUN_KEY not in config.stash:
-        config.stash[RUN_KEY] = HarnessRun(Settings.from_config(config))
+        cache = getattr(config, "cache", None)  # None with -p no:cacheprovider
+        cache_dir = functools.partial(cache.mkdir, "vision-harness") if cache is not None else None
+        config.stash[RUN_KEY] = HarnessRun(Settings.from_config(config), cache_dir=cache_dir)
     return config.stash[RUN_KEY]

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from .cases import BrokenCase, Case, CaseFile
-from .errors import CaseFileError
+from .errors import CaseFileError, HarnessError
 from .matching import CaseVerdict, match_objects
 from .metrics import SuiteMetrics, suite_metrics
-from .models import LoadedModel, ModelPool, file_sha256
+from .models import Model, ModelPool, file_sha256
 
 
 @dataclass(frozen=True)
@@ -17,7 +19,7 @@ class SuiteResult:
     """Every case of one case file judged against one model, and the suite metrics."""
 
     case_file: CaseFile
-    model: LoadedModel
+    model: Model
     verdicts: tuple[CaseVerdict, ...]
     metrics: SuiteMetrics
 
@@ -25,14 +27,35 @@ class SuiteResult:
 class Judge:
     """Loads models, predicts and judges, remembering every verdict for the session."""
 
-    def __init__(self, device: str | None):
+    def __init__(self, device: str | None, *, models: ModelPool | None = None):
         self.device = device
-        self.models = ModelPool()
+        self.models = models or ModelPool(device)  # the pool says how (cache, half precision, batch size)
         self._verdicts: dict[tuple[str, str, str], CaseVerdict] = {}
         self._suites: dict[tuple[str, str], SuiteResult] = {}
 
-    def model(self, spec: str) -> LoadedModel:
-        return self.models.get(spec, self.device)
+    def model(self, spec: str) -> Model:
+        return self.models.get(spec)
+
+    def prefetch(self, cases: Iterable[Case | BrokenCase], model_spec: str) -> None:
+        """Predict the images of these cases together, in batches, before any of them is judged.
+
+        Cases that cannot run (broken, wrong pin, classes the model lacks) are left out: judging
+        them raises their own error.
+        """
+        model = self.model(model_spec)
+        images: dict[str, tuple[Case, list[Path]]] = {}
+        for case in cases:
+            if not isinstance(case, Case) or (str(case.file), case.name, model_spec) in self._verdicts:
+                continue
+            try:
+                check_model_pin(case, model_spec)
+                check_model_fits(case, model)
+            except HarnessError:
+                continue
+            arguments = json.dumps(dict(case.predict), sort_keys=True, default=str)
+            images.setdefault(arguments, (case, []))[1].append(case.image)
+        for case, paths in images.values():
+            model.predict_many(paths, case.predict)
 
     def verdict(self, case: Case, model_spec: str) -> CaseVerdict:
         """The case judged against the model (predicting its image if not done yet)."""
@@ -44,6 +67,10 @@ class Judge:
             predictions = model.predict(case.image, case.predict)
             self._verdicts[key] = match_objects(case, predictions, use_masks=model.task == "segment")
         return self._verdicts[key]
+
+    def remember(self, verdict: CaseVerdict, model_spec: str) -> None:
+        """Take a verdict reached elsewhere (a pytest-xdist worker) as this judge's own."""
+        self._verdicts[(str(verdict.case.file), verdict.case.name, model_spec)] = verdict
 
     def suite(self, case_file: CaseFile, model_spec: str) -> SuiteResult:
         """Every case of the file judged, and the suite metrics. A broken case breaks the suite."""
@@ -57,6 +84,7 @@ class Judge:
                     field="metrics",
                 )
             model = self.model(model_spec)
+            self.prefetch(case_file.cases, model_spec)
             verdicts = tuple(self.verdict(case, model_spec) for case in case_file.cases)
             metrics = suite_metrics(verdicts, with_masks=model.task == "segment")
             self._suites[key] = SuiteResult(case_file, model, verdicts, metrics)
@@ -78,7 +106,7 @@ def check_model_pin(case: Case, model_spec: str) -> None:
         )
 
 
-def check_model_fits(case: Case, model: LoadedModel) -> None:
+def check_model_fits(case: Case, model: Model) -> None:
     """Raise a CaseFileError when the case asks for something the model cannot give."""
 
     if case.task and case.task != model.task:

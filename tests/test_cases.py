@@ -10,7 +10,7 @@ import yaml
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from harness.cases import BrokenCase, Case, MaskSpec, Thresholds, load_case_file
+from harness.cases import BrokenCase, Case, MaskSpec, Recorded, Thresholds, load_case_file
 from harness.errors import CaseFileError
 
 WIDTH, HEIGHT = 320, 240  # non-square on purpose: (width, height) must never be swapped
@@ -785,6 +785,35 @@ ERRORS = [
         ["not a usable file name: File name too long"],
         id="model-name-too-long",
     ),
+    pytest.param(
+        HEADER + "cases:\n  - {name: a, image: img.png, objects: [], recorded: {model: m.pt, reviewed: maybe}}\n",
+        "a",
+        "recorded.reviewed",
+        ["expected true or false, got str 'maybe'", "vision-harness review FILE --mark-reviewed"],
+        id="recorded-reviewed-not-a-bool",
+    ),
+    pytest.param(
+        HEADER + "cases:\n  - {name: a, image: img.png, objects: [], recorded: {model: m.pt}}\n",
+        "a",
+        "recorded.reviewed",
+        ["expected true or false, it is missing"],
+        id="recorded-without-reviewed",
+    ),
+    pytest.param(
+        HEADER
+        + "cases:\n  - {name: a, image: img.png, objects: [], recorded: {model: m.pt, reviewed: false, by: me}}\n",
+        "a",
+        "recorded.by",
+        ["unknown key", "allowed: model, reviewed"],
+        id="recorded-unknown-key",
+    ),
+    pytest.param(
+        HEADER + "cases:\n  - {name: a, image: img.png, objects: [], recorded: yes}\n",
+        "a",
+        "recorded",
+        ["expected a mapping"],
+        id="recorded-not-a-mapping",
+    ),
 ]
 
 
@@ -877,3 +906,38 @@ def test_python_tags_are_rejected_and_run_nothing(workdir, text):
     with pytest.raises(CaseFileError, match=r"^cases\.yaml: invalid YAML: line \d+, column \d+: .*python/object/apply"):
         load_case_file(path)
     assert not (workdir / "pwned").exists()
+
+
+def test_the_parse_cache_gives_the_same_cases_and_follows_edits(tmp_path):
+    source = (Path(__file__).resolve().parent.parent / "cases" / "shapes-seg.yaml").read_text()
+    path = tmp_path / "cases" / "seg.yaml"
+    path.parent.mkdir()
+    path.write_text(source.replace("../fixtures/", f"{Path(__file__).resolve().parent.parent}/fixtures/"))
+    cache = tmp_path / "parsed"
+    fresh = load_case_file(path)
+    first = load_case_file(path, parse_cache=cache)  # parses and stores
+    assert len(list(cache.iterdir())) == 1
+    second = load_case_file(path, parse_cache=cache)  # read back from the cache
+    assert first == fresh and second == fresh
+    path.write_text(path.read_text().replace("name: scene-001", "name: scene-one"))
+    edited = load_case_file(path, parse_cache=cache)
+    assert "scene-one" in [case.name for case in edited.cases]
+    path.write_text("cases: [\n")
+    for _ in range(2):  # a file that does not parse is not cached, and errs every time
+        with pytest.raises(CaseFileError, match="invalid YAML"):
+            load_case_file(path, parse_cache=cache)
+    assert len(list(cache.iterdir())) == 2
+
+
+@pytest.mark.parametrize(
+    ("recorded", "expected", "waiting"),
+    [
+        ("", None, False),
+        (", recorded: {model: m.pt, reviewed: false}", Recorded("m.pt", False), True),
+        (", recorded: {model: m.pt, reviewed: true}", Recorded("m.pt", True), False),
+    ],
+)
+def test_recorded_cases_wait_for_review_until_reviewed_is_true(workdir, recorded, expected, waiting):
+    path = write_cases(workdir, HEADER + f"cases:\n  - {{name: a, image: img.png, objects: []{recorded}}}\n")
+    case = only_case(path)
+    assert (case.recorded, case.awaiting_review) == (expected, waiting)

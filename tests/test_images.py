@@ -55,13 +55,16 @@ def test_lossy_modes_stay_close(tmp_path, kind):
     assert np.abs(image[20, 30] - (200, 100, 50)).max() <= 6
 
 
-def test_exif_rotation_is_applied_to_size_and_pixels(tmp_path):
-    path = tmp_path / "rotated.jpg"
+@pytest.mark.parametrize("suffix", [".jpg", ".png"])
+def test_exif_rotation_is_applied_to_size_and_pixels(tmp_path, suffix):
+    path = tmp_path / f"rotated{suffix}"
     exif = Image.Exif()
     exif[0x0112] = 6  # stored landscape, displayed rotated 90 degrees clockwise
-    Image.fromarray(picture()).save(path, exif=exif, quality=95)
-    assert image_size(path) == (HEIGHT, WIDTH)
+    Image.fromarray(picture()).save(path, exif=exif)
+    assert image_size(path) == (HEIGHT, WIDTH)  # for PNG, read from the header, without decoding
     assert load_image(path).shape == (WIDTH, HEIGHT, 3)
+    with Image.open(path) as image:
+        assert image.size == (WIDTH, HEIGHT)  # stored the other way round, so the rotation is really applied
 
 
 @pytest.mark.parametrize(

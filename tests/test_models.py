@@ -11,7 +11,7 @@ import pytest
 from harness.cases import Case, load_case_file
 from harness.errors import ImageError, ModelError
 from harness.matching import match_objects
-from harness.models import LoadedModel, ModelPool
+from harness.models import Model, ModelPool
 
 from conftest import CASES, FIXTURES, MODELS
 
@@ -23,7 +23,7 @@ PREDICT = {"imgsz": 256, "conf": 0.25}
 
 @pytest.fixture(scope="module")
 def seg_model():
-    return LoadedModel(str(MODELS / "shapes-seg.pt"), "cpu")
+    return Model(str(MODELS / "shapes-seg.pt"), "cpu")
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,7 @@ def test_mask_iou_on_non_square_images_equals_a_full_resolution_numpy_computatio
         verdict = match_objects(case, predictions, use_masks=True)
         # The model's full-resolution masks straight from Ultralytics, as dense arrays.
         rgb = np.asarray(cv2.imread(str(case.image))[..., ::-1])
-        result = seg_model.model.predict(
+        result = seg_model.yolo.predict(
             np.ascontiguousarray(rgb[..., ::-1]), retina_masks=True, verbose=False, **PREDICT
         )
         dense = result[0].masks.data.cpu().numpy().astype(bool)
@@ -79,7 +79,7 @@ def test_full_resolution_masks_agree_with_an_independent_unletterboxing(seg_mode
         width, height = case.image_size
         verdict = match_objects(case, seg_model.predict(case.image, PREDICT), use_masks=True)
         bgr = cv2.imread(str(case.image))
-        low = seg_model.model.predict(bgr, verbose=False, **PREDICT)[0].masks.data.cpu().numpy().astype(np.float32)
+        low = seg_model.yolo.predict(bgr, verbose=False, **PREDICT)[0].masks.data.cpu().numpy().astype(np.float32)
         in_h, in_w = low.shape[1:]
         gain = min(in_h / height, in_w / width)
         new_w, new_h = round(width * gain), round(height * gain)
@@ -122,17 +122,19 @@ def test_each_image_is_predicted_once(seg_model, non_square_seg_cases):
     assert seg_model.images_predicted - before <= 1
 
 
-def test_pool_loads_once_and_remembers_a_failed_load(tmp_path):
-    pool = ModelPool()
+def test_pool_loads_lazily_once_and_remembers_a_failed_load(tmp_path):
+    pool = ModelPool("cpu")
     spec = str(MODELS / "shapes-detect.pt")
-    assert pool.get(spec, "cpu") is pool.get(spec, "cpu")
+    model = pool.get(spec)
+    assert model is pool.get(spec)
+    assert not model.loaded  # nothing asked of it yet
+    assert model.task == "detect" and model.loaded
     broken = tmp_path / "broken.pt"
     broken.write_bytes(b"not a checkpoint")
-    with pytest.raises(ModelError, match=r"cannot load model .*broken\.pt"):
-        pool.get(str(broken), "cpu")
-    with pytest.raises(ModelError, match=r"cannot load model .*broken\.pt"):
-        pool.get(str(broken), "cpu")
-    assert len(pool.loaded()) == 1
+    for _ in range(2):
+        with pytest.raises(ModelError, match=r"cannot load model .*broken\.pt"):
+            pool.get(str(broken)).names  # noqa: B018 - the lookup itself loads the model
+    assert pool.used() == []  # neither predicted anything
 
 
 def test_an_image_that_is_not_an_image_is_an_image_error(seg_model, tmp_path):
@@ -140,3 +142,28 @@ def test_an_image_that_is_not_an_image_is_an_image_error(seg_model, tmp_path):
     fake.write_text("hello")
     with pytest.raises(ImageError, match="cannot decode image"):
         seg_model.predict(fake, PREDICT)
+
+
+def test_batched_predictions_equal_one_by_one_and_bad_images_stay_out(tmp_path, non_square_seg_cases):
+    images = [case.image for case in non_square_seg_cases]
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a picture")
+    single = Model(str(MODELS / "shapes-seg.pt"), "cpu", batch=1)
+    batched = Model(str(MODELS / "shapes-seg.pt"), "cpu", batch=4)
+    batched.predict_many([*images, broken, images[0]], PREDICT)  # a repeat, and an image that cannot be read
+    assert batched.images_predicted == len(images)  # each readable image once; the broken one left out
+    for case in non_square_seg_cases:
+        one, many = single.predict(case.image, PREDICT), batched.predict(case.image, PREDICT)
+        assert one.class_names == many.class_names
+        # Batching changes float rounding on the CPU (never the detections): hence batch 1 by default there.
+        assert np.abs(one.boxes - many.boxes).max(initial=0) < 1e-3
+        pairs = zip(
+            match_objects(case, one, use_masks=True).objects,
+            match_objects(case, many, use_masks=True).objects,
+            strict=True,
+        )
+        for a, b in pairs:
+            assert abs(a.mask_iou - b.mask_iou) < 1e-4
+    assert batched.images_predicted == len(images)  # the loop above was answered from memory
+    with pytest.raises(ImageError, match="cannot decode image"):
+        batched.predict(broken, PREDICT)

@@ -1,0 +1,98 @@
+"""`pytest cases/` against a plain loop of `model.predict` over the same images, same arguments.
+
+    python bench/harness_vs_predict.py [--cases cases/] [--generated N] [--repeats 3]
+
+Both sides are whole processes, timed from the shell's point of view, as a CI job pays them:
+- plain: a Python script that loads each case file's model with Ultralytics and calls `predict`
+  on each of its images with the file's predict arguments plus `retina_masks=True` (the harness
+  computes masks at full resolution; so does the plain loop, or it would be doing less work);
+- harness cold: `pytest` with an empty prediction cache (its own temporary cache_dir);
+- harness warm: the same command again, everything answered from the cache.
+Each is run --repeats times, interleaved, and the medians are compared. Also printed: the fixed
+cost of starting pytest on an empty folder, which no harness can go below, and what the cold
+and warm runs cost per image beyond the plain loop. --generated N runs a generated suite of N
+unique seg images (bench/generated_suite.py) instead, where per-image costs dominate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+PLAIN_LOOP = """
+import sys
+from pathlib import Path
+from ultralytics import YOLO
+from harness.cases import Case, load_case_file
+
+for name in sys.argv[1:]:
+    case_file = load_case_file(Path(name))
+    model = YOLO(case_file.model)
+    images = dict.fromkeys(case.image for case in case_file.cases if isinstance(case, Case))
+    for image in images:
+        model.predict(str(image), verbose=False, retina_masks=True, **case_file.predict)
+"""
+
+
+def wall(command: list[str], cwd: Path) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(command)} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", type=Path, default=ROOT / "cases")
+    parser.add_argument("--generated", type=int, metavar="N", help="use a generated suite of N seg cases")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+
+    if args.generated:
+        from generated_suite import write_suite
+
+        folder = write_suite(Path(tempfile.gettempdir()) / "vision-harness-scale", args.generated)
+    else:
+        folder = args.cases.resolve()
+    files = sorted(str(p) for p in folder.glob("*.yaml"))
+    from harness.cases import Case, load_case_file
+
+    images = sum(len({c.image for c in load_case_file(Path(f)).cases if isinstance(c, Case)}) for f in files)
+    pytest = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-o", "harness_allow_outside_root=true"]
+    times: dict[str, list[float]] = {"plain loop": [], "harness cold": [], "harness warm": [], "bare pytest": []}
+    with tempfile.TemporaryDirectory() as scratch:
+        empty = Path(scratch) / "empty"
+        empty.mkdir()
+        for repeat in range(args.repeats):
+            cache = f"cache_dir={scratch}/cache-{repeat}"
+            times["plain loop"].append(wall([sys.executable, "-c", PLAIN_LOOP, *files], ROOT))
+            times["harness cold"].append(wall([*pytest, "-o", cache, *files], ROOT))
+            times["harness warm"].append(wall([*pytest, "-o", cache, *files], ROOT))
+            times["bare pytest"].append(wall([*pytest, "-p", "no:cacheprovider", str(empty)], ROOT))
+
+    median = {name: statistics.median(values) for name, values in times.items()}
+    plain = median["plain loop"]
+    print(f"{len(files)} case files, {images} images, {args.repeats} runs each (median wall time, whole process)")
+    for name, seconds in median.items():
+        print(f"  {name:<13} {seconds:7.2f} s   {seconds / plain:5.2f}x the plain loop")
+    for name in ("harness cold", "harness warm"):
+        extra = (median[name] - plain) / images * 1000
+        print(f"  {name}: {extra:+.1f} ms an image against the plain loop")
+    print(f"  pytest's own start-up (bare pytest) is {median['bare pytest'] / plain:.2f}x the plain loop")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""pytest-xdist: what a worker sends home at the end, so the controller's summary, suite metrics
+and baseline cover every worker's cases exactly as a serial run would."""
+
+from __future__ import annotations
+
+import pickle
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .session import HarnessRun
+
+# The key in xdist's workeroutput, which carries only plain values: the state travels pickled.
+WORKER_OUTPUT_KEY = "vision_harness"
+
+
+def worker_payload(run: HarnessRun) -> bytes | str:
+    """The verdicts this worker reached, the case files it collected and what its models did; or,
+    should they not pickle, a line saying why (xdist would drop a worker's exception unseen)."""
+    models = [model.usage() for model in run.judge.models.used()] if run.judge_started else []
+    try:
+        return pickle.dumps({"verdicts": run.verdicts, "case_files": run.case_files, "models": models})
+    except Exception as exc:  # reported by the controller instead
+        return f"{type(exc).__name__}: {exc}"
+
+
+def merge_worker_payload(run: HarnessRun, payload: bytes | str) -> None:
+    """Fold one worker's payload into the controller's run (pickled by our own worker processes)."""
+    if isinstance(payload, str):
+        raise RuntimeError(f"vision-harness: a pytest-xdist worker could not send its results home: {payload}")
+    state = pickle.loads(payload)  # written by this session's own workers, so trusted
+    run.case_files.update(state["case_files"])
+    spec_of_file = {str(case_file.path): spec for case_file, spec in state["case_files"].values()}
+    for nodeid, verdict in state["verdicts"].items():
+        run.verdicts[nodeid] = verdict
+        run.judge.remember(verdict, spec_of_file[str(verdict.case.file)])
+    for usage in state["models"]:
+        run.judge.model(usage["spec"]).absorb(usage)

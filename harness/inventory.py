@@ -1,0 +1,128 @@
+"""The golden-case part of the terminal summary: updates written, cases waiting for review, cases
+whose images are gone, and images under a cases folder that no case uses.
+
+As syrupy does with unused snapshots, only what was selected counts: a missing image is reported for
+selected cases only, and a folder's unused images only when every case file in the folder was
+collected (a case deselected with -k or -m still uses its image).
+"""
+
+from __future__ import annotations
+
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from .errors import display_path
+
+if TYPE_CHECKING:
+    from .cases import CaseFile
+
+SELECTED_KEY = pytest.StashKey[list]()
+CASE_FILES_KEY = pytest.StashKey[dict]()
+SHOWN = 10  # paths listed per line before "and N more"
+
+
+def count_cases(count: int) -> str:
+    """``1 case``, ``2 cases``."""
+    return f"{count} case" + ("" if count == 1 else "s")
+
+
+def remember_case_file(config: pytest.Config, case_file: CaseFile) -> None:
+    """Every case file collected, with all its cases (selected or not, reviewed or not)."""
+    config.stash.setdefault(CASE_FILES_KEY, {})[case_file.path.resolve()] = case_file
+
+
+def remember_selection(session: pytest.Session) -> None:
+    session.config.stash[SELECTED_KEY] = list(session.items)
+
+
+def golden_summary(config: pytest.Config) -> list[str]:
+    """Lines for the terminal summary; empty when there is nothing to say."""
+    from .update import UPDATE_KEY
+
+    items = config.stash.get(SELECTED_KEY, [])
+    lines = config.stash[UPDATE_KEY].summary_lines() if UPDATE_KEY in config.stash else []
+    lines += _awaiting_review(items)
+    lines += _missing_images(config, items)
+    lines += _unused_images(config)
+    return lines
+
+
+def _paths(paths: list[str]) -> str:
+    more = f" and {len(paths) - SHOWN} more" if len(paths) > SHOWN else ""
+    return ", ".join(paths[:SHOWN]) + more
+
+
+def _awaiting_review(items: list[pytest.Item]) -> list[str]:
+    from .collect import CaseItem
+
+    waiting: dict[Path, list[str]] = {}
+    for item in items:
+        if isinstance(item, CaseItem) and item.case.awaiting_review:
+            waiting.setdefault(item.case.file, []).append(item.case.name)
+    return [
+        f"recorded, not reviewed (skipped, not passed): {display_path(path)}: {count_cases(len(names))} "
+        f"({_paths(names)}); check them with `vision-harness review {display_path(path)}`"
+        for path, names in waiting.items()
+    ]
+
+
+def _missing_images(config: pytest.Config, items: list[pytest.Item]) -> list[str]:
+    from .cases import BrokenCase
+    from .collect import BrokenItem
+
+    broken = {
+        (path, case.name): case.image
+        for path, case_file in config.stash.get(CASE_FILES_KEY, {}).items()
+        for case in case_file.cases
+        if isinstance(case, BrokenCase) and case.image is not None
+    }
+    missing = []
+    for item in items:
+        image = broken.get((item.path.resolve(), item.name)) if isinstance(item, BrokenItem) else None
+        if image is not None and not image.exists():
+            missing.append(f"{item.nodeid} ({display_path(image)})")
+    if not missing:
+        return []
+    return [f"cases whose images are gone: {len(missing)}: {_paths(missing)}; restore the images or delete the cases"]
+
+
+def _unused_images(config: pytest.Config) -> list[str]:
+    from ultralytics.data.utils import IMG_FORMATS
+
+    from .cases import Case
+    from .collect import is_case_file
+
+    case_files = config.stash.get(CASE_FILES_KEY, {})
+    collected = set(case_files)
+    used: set[Path] = set()
+    for case_file in case_files.values():
+        for case in case_file.cases:
+            used.add(case.image) if case.image is not None else None
+            if isinstance(case, Case):
+                used.update(o.mask.png for o in case.objects if o.mask is not None and o.mask.png is not None)
+    folders = sorted({path.parent for path in collected})
+    skip = [".*", *config.getini("norecursedirs")]  # the folders pytest does not search, hidden ones included
+    unused: set[Path] = set()
+    for folder in folders:
+        files = [p for p in folder.rglob("*") if not _skipped(p, folder, skip) and p.is_file()]
+        case_files = {p.resolve() for p in files if p.suffix in (".yaml", ".yml") and is_case_file(p)}
+        if not case_files <= collected:
+            continue  # a case file here was not collected: its images would look unused
+        unused.update(
+            p.resolve() for p in files if p.suffix.lower().lstrip(".") in IMG_FORMATS and p.resolve() not in used
+        )
+    if not unused:
+        return []
+    shown = [display_path(p) for p in sorted(unused)]
+    return [
+        f"images under the case folders that no case uses: {len(shown)}: {_paths(shown)}; add cases for them "
+        "(vision-harness new IMAGE... --out CASES.yaml) or delete them"
+    ]
+
+
+def _skipped(path: Path, folder: Path, patterns: list[str]) -> bool:
+    *folders, name = path.relative_to(folder).parts
+    return name.startswith(".") or any(fnmatch(part, pattern) for part in folders for pattern in patterns)

@@ -1,0 +1,161 @@
+"""The prediction cache: exact round trips, every key input invalidating, and a warm rerun that
+predicts nothing and never imports torch."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from harness import cache as cache_module
+from harness.cache import PredictionCache, predictions_from_json, predictions_to_json, resolved_device
+from harness.geometry import masks_to_rles
+from harness.predictions import Predictions
+
+from conftest import FIXTURES, MODELS
+
+IMAGE = FIXTURES / "images" / "golden-001.png"
+ARGUMENTS = {"imgsz": 256, "conf": 0.25}
+
+
+@st.composite
+def predictions(draw) -> Predictions:
+    width, height = draw(st.integers(1, 40)), draw(st.integers(1, 40))
+    count = draw(st.integers(0, 4))
+    coordinate = st.floats(-1e4, 1e4, allow_nan=False, width=32)  # Ultralytics' boxes are float32
+    boxes = np.array(draw(st.lists(st.lists(coordinate, min_size=4, max_size=4), min_size=count, max_size=count)))
+    scores = np.array(draw(st.lists(st.floats(0, 1, width=32), min_size=count, max_size=count)))
+    names = tuple(draw(st.lists(st.text(min_size=1, max_size=8), min_size=count, max_size=count)))
+    masks = None
+    if draw(st.booleans()):
+        pixels = st.lists(st.booleans(), min_size=width * height, max_size=width * height)
+        dense = np.array(draw(st.lists(pixels, min_size=count, max_size=count)), dtype=np.uint8)
+        masks = masks_to_rles(dense.reshape(count, height, width))
+    boxes = boxes.reshape(-1, 4).astype(np.float64)
+    return Predictions(boxes, names, scores.astype(np.float64), masks, (width, height))
+
+
+@given(predictions())
+def test_entries_round_trip_exactly(original):
+    # Through real JSON text, as on disk: a cached prediction must judge exactly as a fresh one.
+    restored = predictions_from_json(json.loads(json.dumps(predictions_to_json(original))))
+    assert np.array_equal(restored.boxes, original.boxes)
+    assert np.array_equal(restored.scores, original.scores)
+    assert restored.class_names == original.class_names
+    assert restored.image_size == original.image_size
+    assert (restored.masks is None) == (original.masks is None)
+    for a, b in zip(restored.masks or [], original.masks or [], strict=True):
+        assert a == b
+
+
+def test_every_key_input_changes_the_key(tmp_path, monkeypatch):
+    cache = PredictionCache(tmp_path)
+    image = tmp_path / "image.png"
+    shutil.copy(IMAGE, image)
+    key = cache.key("a" * 64, image, ARGUMENTS, "cpu")
+    assert cache.key("a" * 64, image, dict(reversed(ARGUMENTS.items())), "cpu") == key  # order is not an input
+    changed = {
+        "model": cache.key("b" * 64, image, ARGUMENTS, "cpu"),
+        "arguments": cache.key("a" * 64, image, {**ARGUMENTS, "conf": 0.3}, "cpu"),
+        "device": cache.key("a" * 64, image, ARGUMENTS, "cuda:0"),
+    }
+    image.write_bytes(image.read_bytes() + b"\0")  # same name, other bytes
+    changed["image bytes"] = cache.key("a" * 64, image, ARGUMENTS, "cpu")
+    monkeypatch.setattr(cache_module, "library_versions", lambda: {"ultralytics": "0", "torch": "0"})
+    changed["versions"] = cache.key("a" * 64, image, ARGUMENTS, "cpu")
+    assert len({key, *changed.values()}) == 1 + len(changed), changed
+
+
+def test_a_damaged_entry_is_a_miss_and_no_temporary_files_stay(tmp_path):
+    cache = PredictionCache(tmp_path)
+    one = Predictions(np.array([[1.0, 2.0, 3.0, 4.0]]), ("circle",), np.array([0.5]), None, (8, 8))
+    cache.put("ab" * 32, one, "cpu")
+    restored, device = cache.get("ab" * 32)
+    assert restored.class_names == ("circle",) and device == "cpu"
+    (entry,) = (tmp_path / "predictions").rglob("*.json")
+    assert [p.name for p in entry.parent.iterdir()] == [entry.name]  # written by rename: no leftovers
+    entry.write_text('{"image_size": [8, 8], "boxes": [[1, 2')  # as if cut short by hand
+    assert cache.get("ab" * 32) is None
+    entry.write_text('{"image_size": [8, 8], "boxes": [], "class_names": ["x"], "scores": [], "masks": null}')
+    assert cache.get("ab" * 32) is None  # lengths disagree
+
+
+def test_the_automatic_device_is_told_without_torch(monkeypatch):
+    assert resolved_device("CUDA:0") == "cuda:0"
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert resolved_device(None) == "auto:cpu"
+
+
+def model_lines(result) -> list[str]:
+    return [line for line in result.outlines if line.startswith("model ")]
+
+
+TORCH_PROBE = """
+import sys
+
+def pytest_sessionfinish(session):
+    print("torch imported:", "torch" in sys.modules)
+"""
+
+
+def test_a_rerun_with_nothing_changed_predicts_nothing_and_never_imports_torch(pytester, detect_suite):
+    pytester.makefile(".yaml", shapes=detect_suite)
+    pytester.makeconftest(TORCH_PROBE)
+    count = detect_suite.count("- name:")
+    cold = pytester.runpytest_subprocess()
+    cold.assert_outcomes(passed=count)
+    assert f"{count} images predicted" in model_lines(cold)[0]
+    warm = pytester.runpytest_subprocess()
+    warm.assert_outcomes(passed=count)
+    assert f"0 images predicted in 0.0 s, {count} from the cache" in model_lines(warm)[0]
+    warm.stdout.fnmatch_lines(["*torch imported: False"])
+    assert _summary(warm) == _summary(cold)  # the same verdicts and metrics, to the last digit
+
+
+def _summary(result) -> list[str]:
+    lines = result.outlines[result.outlines.index(next(x for x in result.outlines if "= vision-harness =" in x)) :]
+    return [line for line in lines if not line.startswith("model ") and " passed in " not in line]
+
+
+@pytest.mark.parametrize(
+    ("change", "option"),
+    [
+        ("conf: 0.25", "conf: 0.3"),  # a predict argument
+        (None, "--harness-no-cache"),
+        (None, "--cache-clear"),
+        (None, "--harness-model=MODEL"),  # another model file
+    ],
+    ids=["predict-arguments", "no-cache", "cache-clear", "other-model"],
+)
+def test_changing_an_input_or_asking_predicts_again(pytester, detect_suite, change, option):
+    count = detect_suite.count("- name:")
+    pytester.makefile(".yaml", shapes=detect_suite)
+    pytester.runpytest().assert_outcomes(passed=count)
+    args = []
+    if change:
+        pytester.makefile(".yaml", shapes=detect_suite.replace(change, option))
+    else:
+        args = [option.replace("MODEL", str(MODELS / "shapes-detect-weak.pt"))]
+    again = pytester.runpytest(*args)
+    assert re.search(rf"\b{count} images predicted", model_lines(again)[0]), model_lines(again)
+
+
+def test_no_cache_neither_reads_nor_writes(pytester, detect_suite):
+    pytester.makefile(".yaml", shapes=detect_suite)
+    pytester.runpytest("--harness-no-cache").assert_outcomes(passed=detect_suite.count("- name:"))
+    assert not (pytester.path / ".pytest_cache" / "d" / "vision-harness").exists()
+
+
+def test_entries_are_small(pytester, seg_suite):
+    pytester.makefile(".yaml", shapes=seg_suite)
+    pytester.runpytest().assert_outcomes(passed=seg_suite.count("- name:"))
+    entries = list((pytester.path / ".pytest_cache" / "d" / "vision-harness" / "predictions").rglob("*.json"))
+    assert len(entries) == seg_suite.count("- name:")
+    sizes = [entry.stat().st_size for entry in entries]
+    # Masks as RLE strings: a few hundred bytes an image here, where dense masks would be ~50 KB.
+    assert max(sizes) < 4096, sizes
