@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import io
 import os
+import pickle
+import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -25,6 +27,7 @@ DEFAULT_OVERLAYS_DIR = "harness-overlays"
 # A folder holding this file was made by the harness: its old pictures may be removed at the next run.
 MARKER = ".vision-harness-overlays"
 THUMBNAIL_SIDE = 240  # pixels, the long side of the report's table pictures
+WORKER_OUTPUT_KEY = "vision_harness_outputs"  # in pytest-xdist's workeroutput
 
 
 @dataclass(frozen=True)
@@ -198,8 +201,8 @@ class ReportHooks:
         self.outputs.items[item.nodeid] = info
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.nodeid not in self.outputs.items:
-            return
+        # Every item's outcome is kept: under pytest-xdist the controller learns which items are the
+        # harness' only when the workers finish (pytest_testnodedown), after their reports arrived.
         if report.failed:
             outcome = "failed" if report.when == "call" else "error"
             self.outputs.outcomes[report.nodeid] = Outcome(outcome, _first_line(report.longreprtext))
@@ -215,7 +218,12 @@ class ReportHooks:
         run = session.config.stash.get(RUN_KEY, None)
         settings = self.outputs.settings
         summary = settings.step_summary if self.outputs.items else None  # CI runs other pytest sessions too
-        if run is None or is_xdist_worker(session.config):
+        if is_xdist_worker(session.config):
+            # What the controller needs for the reports; xdist carries only plain values, so pickled.
+            state = {"items": self.outputs.items, "pictures": self.outputs.pictures}
+            session.config.workeroutput[WORKER_OUTPUT_KEY] = pickle.dumps(state)
+            return
+        if run is None:
             return
         if settings.json is None and settings.report is None and summary is None:
             return
@@ -238,6 +246,17 @@ class ReportHooks:
                     self.outputs.written.append(f"{label} appended to {path}")
                 else:
                     self.outputs.written.append(f"{label}: {_shown(path)} ({path.stat().st_size / 1e6:.1f} MB)")
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node, error) -> None:
+        """pytest-xdist, on the controller: fold in a finished worker's items and pictures."""
+        payload = getattr(node, "workeroutput", {}).get(WORKER_OUTPUT_KEY)
+        if payload is None:
+            return
+        state = pickle.loads(payload)  # written by this session's own workers, so trusted
+        for nodeid, info in state["items"].items():  # every worker collected them all, in the same order
+            self.outputs.items.setdefault(nodeid, info)
+        self.outputs.pictures.update(state["pictures"])
 
     def _write_report(self, record: dict, path: Path) -> None:
         from .html_report import write_html_report
@@ -272,8 +291,9 @@ def _shown(path: Path) -> str:
 
 
 def _first_line(text: str) -> str:
+    """The first line of a report that says something (not xdist's "[gw0] linux -- Python ..." header)."""
     for line in text.splitlines():
         line = line.strip()
-        if line:
+        if line and not re.match(r"\[gw\d+\] ", line):
             return line.removeprefix("Failed: ")
     return ""
