@@ -13,6 +13,12 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageError, display_path
 
+# The file suffixes Ultralytics reads as images (its ultralytics.data.utils.IMG_FORMATS, which a
+# test keeps equal), here because importing that module imports torch.
+IMAGE_SUFFIXES = frozenset(
+    {"avif", "bmp", "dng", "heic", "heif", "jp2", "jpeg", "jpg", "mpo", "png", "tif", "tiff", "webp"}
+)
+
 # EXIF orientations 5-8 swap width and height when applied.
 _TRANSPOSED_ORIENTATIONS = {5, 6, 7, 8}
 _EXIF_ORIENTATION_TAG = 0x0112

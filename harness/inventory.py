@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from .errors import display_path
+from .images import IMAGE_SUFFIXES
 
 if TYPE_CHECKING:
     from .cases import CaseFile
@@ -90,8 +91,6 @@ def _missing_images(config: pytest.Config, items: list[pytest.Item]) -> list[str
 
 
 def _unused_images(config: pytest.Config) -> list[str]:
-    from ultralytics.data.utils import IMG_FORMATS
-
     from .cases import Case
     from .collect import is_case_file
 
@@ -112,7 +111,7 @@ def _unused_images(config: pytest.Config) -> list[str]:
         if not case_files <= collected:
             continue  # a case file here was not collected: its images would look unused
         unused.update(
-            p.resolve() for p in files if p.suffix.lower().lstrip(".") in IMG_FORMATS and p.resolve() not in used
+            p.resolve() for p in files if p.suffix.lower().lstrip(".") in IMAGE_SUFFIXES and p.resolve() not in used
         )
     if not unused:
         return []

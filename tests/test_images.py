@@ -101,3 +101,11 @@ def test_pixels_equal_what_cv2_and_so_ultralytics_reads(tmp_path, kind):
 
     path = write(tmp_path, kind)
     assert np.array_equal(load_image(path), cv2.imread(str(path))[..., ::-1])
+
+
+def test_image_suffixes_are_ultralytics_own():
+    from ultralytics.data.utils import IMG_FORMATS
+
+    from harness.images import IMAGE_SUFFIXES
+
+    assert set(IMAGE_SUFFIXES) == set(IMG_FORMATS)
