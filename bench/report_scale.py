@@ -58,7 +58,8 @@ def run_pytest(folder: Path, model: Path) -> tuple[float, str]:
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "scale.yaml", f"--harness-model={model}", "-q", "-p", "no:cacheprovider",
-         "--harness-report=report.html", "--harness-json=run.json", "--tb=no", "--no-header", "-rN"],
+         "--harness-no-cache", "--harness-report=report.html", "--harness-json=run.json", "--tb=no", "--no-header",
+         "-rN"],
         cwd=folder, capture_output=True, text=True, check=False,
     )  # fmt: skip
     seconds = time.perf_counter() - started

@@ -109,3 +109,14 @@ def test_a_picture_that_cannot_be_drawn_is_said_in_one_line(tmp_path):
     line = outputs.case_judged("x.yaml::synthetic", "x.yaml", verdict, failing=True)
     assert line.startswith("overlay not drawn: image not found: ")
     assert not (tmp_path / "pictures").exists()
+
+
+def test_overlay_pictures_are_not_reported_as_images_no_case_uses(pytester, detect_suite):
+    text, _ = shift_first_box(detect_suite, "scene-002", 1 / 3)
+    pytester.makefile(".yaml", shapes=text)
+    for args in ([], ["--harness-overlays-dir=pictures"]):  # the default folder, and one of the user's
+        result = pytester.runpytest(*args)
+        result.stdout.fnmatch_lines(["overlay: *scene-002.png"])
+        assert "no case uses" not in result.stdout.str()
+    Image.new("RGB", (4, 4)).save(pytester.path / "stray.png")
+    pytester.runpytest().stdout.fnmatch_lines(["images under the case folders that no case uses: 1: stray.png*"])
