@@ -204,6 +204,7 @@ class CaseItem(_HarnessItem):
         if not verdict.passed and self.config.getoption("harness_update"):
             self._update(verdict)
         drops = self._baseline_drops(verdict)
+        overlay = self._draw(verdict, failing=not verdict.passed or bool(drops))
         if not verdict.passed or drops:
             from .baseline import format_deltas
 
@@ -215,6 +216,8 @@ class CaseItem(_HarnessItem):
                 report += f"\nIoU dropped more than {max_drop:g} since the baseline:\n"
                 report += "\n".join(format_deltas(drops, max_drop))
                 summary = ", ".join(p for p in (summary, f"{len(drops)} IoU drops vs baseline") if p)
+            if overlay:
+                report += "\n" + overlay
             raise CaseFailure(report, summary)
 
     def _update(self, verdict: CaseVerdict) -> None:
@@ -226,6 +229,15 @@ class CaseItem(_HarnessItem):
         summary = f"{summarize_verdict(verdict)}; {change.summary}"
         report = format_verdict(verdict, model_name=model.name).split("\n", 1)[1]
         raise CaseFailure(f"{summary}\n{report}\n{change.report()}", summary)
+
+    def _draw(self, verdict: CaseVerdict, *, failing: bool) -> str | None:
+        """The overlay and report pictures of this case (see harness/outputs.py); the overlay's line."""
+        from .outputs import run_outputs
+
+        outputs = run_outputs(self.config)
+        if outputs is None:
+            return None
+        return outputs.case_judged(self.nodeid, suite_key(self.config, self.case.file), verdict, failing=failing)
 
     def _baseline_drops(self, verdict: CaseVerdict):
         baseline = self.run.baseline

@@ -16,6 +16,7 @@ import pytest
 
 from .config import IMAGE_SUFFIXES
 from .errors import display_path
+from .outputs import MARKER as OVERLAYS_MARKER
 
 if TYPE_CHECKING:
     from .cases import CaseFile
@@ -109,6 +110,9 @@ def _unused_images(config: pytest.Config) -> list[str]:
     unused: set[Path] = set()
     for folder in folders:
         files = [p for p in folder.rglob("*") if not _skipped(p, folder, skip) and p.is_file()]
+        # The harness' own overlay pictures are not case images: this run's folder, and any it made before.
+        pictures = [m.parent.resolve() for m in folder.rglob(OVERLAYS_MARKER)] + _overlays_dir(config)
+        files = [p for p in files if not any(p.resolve().is_relative_to(own) for own in pictures)]
         case_files = {p.resolve() for p in files if p.suffix in (".yaml", ".yml") and is_case_file(p)}
         if not case_files <= collected:
             continue  # a case file here was not collected: its images would look unused
@@ -122,6 +126,13 @@ def _unused_images(config: pytest.Config) -> list[str]:
         f"images under the case folders that no case uses: {len(shown)}: {_paths(shown)}; add cases for them "
         "(vision-harness new IMAGE... --out CASES.yaml) or delete them"
     ]
+
+
+def _overlays_dir(config: pytest.Config) -> list[Path]:
+    from .outputs import run_outputs
+
+    outputs = run_outputs(config)
+    return [outputs.settings.overlays_dir.resolve()] if outputs is not None else []
 
 
 def _skipped(path: Path, folder: Path, patterns: list[str]) -> bool:

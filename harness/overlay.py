@@ -107,20 +107,23 @@ def verdict_marks(verdict: CaseVerdict) -> list[Mark]:
     return marks
 
 
-def draw(image: np.ndarray, marks: Sequence[Mark], *, title: str = "", labels: bool = True) -> Image.Image:
+def draw(
+    image: np.ndarray, marks: Sequence[Mark], *, title: str = "", labels: bool = True, long_side: int | None = None
+) -> Image.Image:
     """``image`` (RGB, ``shape = (height, width, 3)``) with ``marks`` drawn on it.
 
-    The picture is rescaled so that labels are legible (see MIN_LONG_SIDE); with a ``title`` a bar on
-    top holds it and a legend. ``labels=False`` draws boxes and outlines only, for thumbnails.
+    The picture is rescaled so that labels are legible (see MIN_LONG_SIDE), or to ``long_side`` pixels
+    when given; with a ``title`` a bar on top holds it and a legend. ``labels=False`` draws boxes and
+    outlines only, for thumbnails.
     """
     height, width = image.shape[:2]
-    scale = _scale(width, height) if labels else 1.0
+    scale = long_side / max(width, height, 1) if long_side else _scale(width, height)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     picture = Image.fromarray(image).convert("RGB")
     if size != picture.size:
         picture = picture.resize(size, Image.Resampling.NEAREST if scale > 1 else Image.Resampling.BILINEAR)
     canvas = np.asarray(picture).copy()
-    line = max(1, round(2 * min(scale, 2))) if labels else 1
+    line = max(1, round(2 * min(scale, 2))) if labels else 2
     for mark in marks:
         if mark.mask is not None:
             edge = _outline(rle_to_mask(mark.mask), size, line)
@@ -141,8 +144,12 @@ def draw(image: np.ndarray, marks: Sequence[Mark], *, title: str = "", labels: b
     return picture
 
 
-def case_overlay(case: Case, verdict: CaseVerdict | None = None, *, labels: bool = True) -> Image.Image:
-    """The overlay of one case: expected objects only when ``verdict`` is None, else both sides."""
+def case_overlay(
+    case: Case, verdict: CaseVerdict | None = None, *, labels: bool = True, long_side: int | None = None
+) -> Image.Image:
+    """The overlay of one case: expected objects only when ``verdict`` is None, else both sides.
+
+    ``labels=False`` gives a thumbnail: no title, no labels, and ``long_side`` pixels on its long side."""
     rgb = load_image(case.image)
     if verdict is None:
         marks, title = expected_marks(case), f"{case.name}: expected objects"
@@ -151,13 +158,13 @@ def case_overlay(case: Case, verdict: CaseVerdict | None = None, *, labels: bool
 
         marks = verdict_marks(verdict)
         title = f"{case.name}: {'' if verdict.passed else 'FAILED '}{summarize_verdict(verdict)}"
-    return draw(rgb, marks, title=title if labels else "", labels=labels)
+    return draw(rgb, marks, title=title if labels else "", labels=labels, long_side=long_side)
 
 
 def save_png(picture: Image.Image, path: Path) -> Path:
     """Write ``picture`` to ``path`` as PNG, creating its folder; returns the path."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    picture.save(path, format="PNG", optimize=False)
+    picture.save(path, format="PNG", compress_level=3)  # 4x faster than the default 6, 5% larger (measured)
     return path
 
 
@@ -217,24 +224,25 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 
 
 def _label(pen: ImageDraw.ImageDraw, mark: Mark, box: Sequence[float], size: tuple[int, int], placed: list) -> None:
-    """The label above an expected box or below a predicted one, moved off labels already placed."""
+    """The label above an expected box or below a predicted one; where that covers a label already
+    drawn, the first free spot of: the other side, inside the box's top, inside its bottom."""
     font = _font(TEXT_SIZE)
     left, top, right, bottom = pen.textbbox((0, 0), mark.label, font=font)
     width, height = right - left + 6, bottom - top + 4
     x = min(max(0.0, box[0]), max(0.0, size[0] - width))
-    y = box[1] - height if mark.role == "expected" else box[3]
-    step = height if mark.role == "predicted" else -height
-    for _ in range(6):  # a few nudges away from labels already drawn; beyond that overlap is accepted
+    above, below = box[1] - height, box[3]
+    first, second = (above, below) if mark.role == "expected" else (below, above)
+    spots = []
+    for y in (first, second, box[1], box[3] - height):
         y = min(max(0.0, y), max(0.0, size[1] - height))
-        spot = (x, y, x + width, y + height)
-        if not any(_overlap(spot, other) for other in placed):
-            break
-        y += step
+        spots.append((x, y, x + width, y + height))
+    # Near its own box, even if covering another label, rather than far away and misread as another's.
+    spot = next((s for s in spots if not any(_overlap(s, other) for other in placed)), spots[0])
     placed.append(spot)
     background = PROBLEM_COLOUR if mark.problem else mark.colour
     text_colour = (255, 255, 255) if mark.problem or mark.role == "predicted" else (0, 0, 0)
     pen.rectangle(spot, fill=background)
-    pen.text((x + 3 - left, y + 2 - top), mark.label, fill=text_colour, font=font)
+    pen.text((spot[0] + 3 - left, spot[1] + 2 - top), mark.label, fill=text_colour, font=font)
 
 
 def _overlap(a: Sequence[float], b: Sequence[float]) -> bool:

@@ -61,6 +61,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="rewrite the expected objects of the selected failing cases from the model's predictions; they "
         "still fail, and are skipped as recorded-not-reviewed until checked with `vision-harness review`",
     )
+    _add_output_options(group)
     parser.addini("harness_model", "model for case files that name none (path relative to the ini file)")
     parser.addini("harness_device", "default inference device, e.g. cpu or cuda:0")
     parser.addini("harness_box_iou", "default minimum box IoU (built-in: 0.5)")
@@ -75,6 +76,45 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("harness_files", "glob patterns of case-file names (default: *.yaml *.yml)", type="args")
 
 
+def _add_output_options(group) -> None:
+    """Overlay pictures and reports (harness/outputs.py)."""
+    from .outputs import OVERLAY_MODES  # stdlib and pytest only: cheap to import here
+
+    group.addoption(
+        "--harness-overlays",
+        choices=OVERLAY_MODES,
+        default="failed",
+        help="draw an overlay PNG (expected objects and predictions) for failing cases, all cases, or none "
+        "(default: failed)",
+    )
+    group.addoption(
+        "--harness-overlays-dir",
+        metavar="DIR",
+        help="folder for the overlay PNGs, one per case at DIR/<case file>/<case>.png; pictures left there by "
+        "an earlier run are removed (default: harness-overlays/ in the rootdir)",
+    )
+    group.addoption(
+        "--harness-report",
+        metavar="PATH.html",
+        help="write one self-contained HTML report (run identity, suite metrics and gates, every case with "
+        "its overlay) that opens from disk without network",
+    )
+    group.addoption(
+        "--harness-json",
+        metavar="PATH",
+        help="write every number of the run (per object, case and suite) as JSON, schema in docs/json-report.md",
+    )
+
+
+def _configure_outputs(config: pytest.Config) -> None:
+    from .outputs import OUTPUTS_KEY, OutputSettings, ReportHooks, RunOutputs, is_xdist_worker
+
+    outputs = config.stash[OUTPUTS_KEY] = RunOutputs(OutputSettings.from_config(config))
+    if not is_xdist_worker(config) and not config.option.collectonly:
+        outputs.remove_old_overlays()
+    config.pluginmanager.register(ReportHooks(config), "vision-harness-outputs")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     from .errors import HarnessError
     from .session import harness_run
@@ -87,6 +127,7 @@ def pytest_configure(config: pytest.Config) -> None:
         run.baseline  # noqa: B018 - reads the baseline file now, for the same reason
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
+    _configure_outputs(config)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -200,6 +241,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
             f"model {model.spec} ({model.task}, device {model.device_used}): "
             f"{images} predicted in {seconds:.1f} s{rate}{cached}"
         )
+    if run.settings.save_baseline is not None:
+        write(f"baseline written to {run.settings.save_baseline}: {len(run.baseline_saved)} suites")
+        for line in run.baseline_skipped:
+            write(f"  not in the baseline: {line}")
+    # The summary ends with what matters most: the suite metrics, then the worst five cases.
     for key, result in run.complete_suites.items():
         if isinstance(result, SuiteResult):
             write(f"{key}: {format_suite_metrics(result.metrics)}")
@@ -208,7 +254,3 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     worst = [v for v in worst_cases(list(run.verdicts.values())) if v.worst_iou is not None]
     if worst:
         write("worst cases: " + "; ".join(f"{v.case.name} {summarize_verdict(v)}" for v in worst))
-    if run.settings.save_baseline is not None:
-        write(f"baseline written to {run.settings.save_baseline}: {len(run.baseline_saved)} suites")
-        for line in run.baseline_skipped:
-            write(f"  not in the baseline: {line}")

@@ -123,17 +123,17 @@ def test_mask_iou_is_in_the_label_and_prediction_outlines_are_magenta(tmp_path):
     verdict = match_objects(case, found, use_masks=True)
     marks = verdict_marks(verdict)
     assert marks[0].label == "#0 cat box 1.00 mask 0.75"
-    picture = draw(np.zeros((HEIGHT, WIDTH, 3), np.uint8), marks, labels=False)
+    picture = draw(np.zeros((HEIGHT, WIDTH, 3), np.uint8), marks, labels=False, long_side=WIDTH)
     magenta = pixels(picture, PREDICTED_COLOUR)
     assert magenta[40, 30]  # the predicted mask's left edge, inside the expected square
     assert not magenta[40, 45]
 
 
-def test_thumbnails_keep_the_image_size_and_carry_no_labels(tmp_path):
+def test_thumbnails_have_the_size_asked_for_and_carry_no_labels(tmp_path):
     case = make_case(tmp_path, obj((10, 10, 50, 50)))
     verdict = match_objects(case, predictions(), use_masks=False)
-    thumbnail = case_overlay(case, verdict, labels=False)
-    assert thumbnail.size == (WIDTH, HEIGHT)
+    thumbnail = case_overlay(case, verdict, labels=False, long_side=80)
+    assert thumbnail.size == (80, 60)
     assert not pixels(thumbnail, PROBLEM_COLOUR).any()
     assert pixels(thumbnail, EXPECTED_COLOUR).any()
 
@@ -141,9 +141,12 @@ def test_thumbnails_keep_the_image_size_and_carry_no_labels(tmp_path):
 def test_dashed_boxes_have_gaps():
     black = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
     top_edge = slice(20, 100)
-    solid = pixels(draw(black, [Mark("predicted", (20, 20, 100, 80), "x")], labels=False), PREDICTED_COLOUR)
+    solid = pixels(
+        draw(black, [Mark("predicted", (20, 20, 100, 80), "x")], labels=False, long_side=WIDTH), PREDICTED_COLOUR
+    )
     dashed = pixels(
-        draw(black, [Mark("predicted", (20, 20, 100, 80), "x", dashed=True)], labels=False), PREDICTED_COLOUR
+        draw(black, [Mark("predicted", (20, 20, 100, 80), "x", dashed=True)], labels=False, long_side=WIDTH),
+        PREDICTED_COLOUR,
     )
     assert solid[20, top_edge].all()
     assert 0.3 < dashed[20, top_edge].mean() < 0.8

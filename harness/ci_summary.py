@@ -1,0 +1,75 @@
+"""The CI step summary: Markdown for GitHub Actions' ``GITHUB_STEP_SUMMARY`` file (the job's page).
+
+Read from the run record, so it shows the same numbers as the JSON and the HTML report: the
+outcome, each suite's headline metrics and gates, and the worst cases.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .run_record import severity
+
+HEADLINE = ("map50_95", "map50", "precision", "recall", "f1")
+WORST_CASES = 10
+
+
+def step_summary(record: dict[str, Any]) -> str:
+    """The Markdown summary of a run record."""
+    cases = record["totals"]["cases"]
+    gates = [gate for suite in record["suites"] for gate in suite["gates"]]
+    failed_gates = sum(not gate["passed"] for gate in gates)
+    ok = record["exit_status"] == 0
+    lines = [
+        f"## vision-harness: {'passed' if ok else 'FAILED'}",
+        "",
+        f"{cases['failed']} failed, {cases['error']} errors, {cases['passed']} passed of {len(record['cases'])} cases; "
+        f"{failed_gates} of {len(gates)} gates failed.",
+        "",
+    ]
+    for model in record["models"]:
+        sha = (model["sha256"] or "-")[:12]
+        lines.append(f"Model `{model['name']}` ({model['task']}, sha256 `{sha}`), device `{model['device']}`.")
+    lines.append("")
+    complete = [suite for suite in record["suites"] if suite["complete"]]
+    if complete:
+        lines += ["| suite | " + " | ".join(f"{kind} {name}" for kind in ("box", "mask") for name in HEADLINE) + " |"]
+        lines += ["|---" * (1 + 2 * len(HEADLINE)) + "|"]
+        for suite in complete:
+            cells = [_cell(suite["metrics"].get(f"{kind}.{name}")) for kind in ("box", "mask") for name in HEADLINE]
+            lines.append(f"| `{suite['key']}` | " + " | ".join(cells) + " |")
+        lines.append("")
+    if gates:
+        lines += ["| suite | gate | value | minimum | |", "|---|---|---|---|---|"]
+        for suite in complete:
+            for gate in suite["gates"]:
+                mark = "pass" if gate["passed"] else "**FAIL**"
+                lines.append(
+                    f"| `{suite['key']}` | `{gate['metric']}` | {_cell(gate['value'])} | {gate['minimum']:g} | {mark} |"
+                )
+        lines.append("")
+    worst = sorted(record["cases"], key=severity)[:WORST_CASES]
+    if worst:
+        lines += ["| worst cases | status | worst IoU | verdict |", "|---|---|---|---|"]
+        for case in worst:
+            verdict = case["verdict"]
+            summary = verdict["summary"] if verdict else case["message"] or ""
+            iou = _cell(verdict["worst_iou"]) if verdict else "-"
+            lines.append(f"| `{case['node_id']}` | {case['outcome']} | {iou} | {_escape(summary)} |")
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def append_step_summary(record: dict[str, Any], path: Path) -> None:
+    """Append the summary to ``path`` (GitHub gives every step the same file to append to)."""
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(step_summary(record))
+
+
+def _cell(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
