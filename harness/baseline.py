@@ -19,14 +19,13 @@ Suite keys are case-file paths relative to pytest's rootdir, so a baseline trave
 from __future__ import annotations
 
 import json
-import os
 import platform
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .atomic import write_text_atomically
 from .errors import HarnessError
 from .matching import CaseVerdict
 from .report import table
@@ -121,11 +120,7 @@ def write_baseline(
         "suites": suites,
         "directories": directories or {},
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False, encoding="utf-8") as handle:
-        json.dump(document, handle, indent=1, sort_keys=True)
-        handle.write("\n")
-    os.replace(handle.name, path)
+    write_text_atomically(path, json.dumps(document, indent=1, sort_keys=True) + "\n")
 
 
 def metric_deltas(baseline: dict[str, float], now: dict[str, float]) -> list[Delta]:

@@ -10,11 +10,11 @@ never leave a half-written entry; an entry that cannot be read is a miss and is 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from glob import glob
 from importlib import metadata
@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from .atomic import write_bytes_atomically
 from .predictions import Predictions
 
 # Bump when the entry layout or what goes into a prediction changes: old entries then just miss.
@@ -82,14 +83,8 @@ class PredictionCache:
 
     @staticmethod
     def _write(path: Path, value: dict) -> None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-            with os.fdopen(handle, "w") as out:
-                json.dump(value, out, separators=(",", ":"))
-            os.replace(temporary, path)
-        except OSError:
-            pass  # a read-only or full disk costs speed, never a result
+        with contextlib.suppress(OSError):  # a read-only or full disk costs speed, never a result
+            write_bytes_atomically(path, json.dumps(value, separators=(",", ":")).encode())
 
 
 def predictions_to_json(predictions: Predictions) -> dict[str, Any]:

@@ -7,6 +7,7 @@ cases of the file still run. See README, "Case files", for the format.
 
 from __future__ import annotations
 
+import contextlib
 import copyreg
 import difflib
 import functools
@@ -14,11 +15,9 @@ import hashlib
 import importlib.util
 import marshal
 import math
-import os
 import re
 import reprlib
 import sys
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from .atomic import write_bytes_atomically
 from .config import BUILT_IN_THRESHOLDS, METRICS, Gate, Thresholds, resolve_model
 from .errors import CaseFileError, ImageError
 from .geometry import RLE, compressed_rle_total, polygon_area, polygons_to_rle, rle_from_counts
@@ -350,15 +350,8 @@ def _parse(text: str, cache: Path | None) -> Any:
     except (OSError, ValueError, EOFError, TypeError):
         pass
     document = yaml.load(text, Loader=_StrictSafeLoader)
-    try:
-        data = marshal.dumps(document)  # ValueError for what marshal cannot hold (dates): not cached
-        cache.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=cache, suffix=".tmp")
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.replace(temporary, entry)
-    except (ValueError, OSError):
-        pass
+    with contextlib.suppress(ValueError, OSError):  # marshal cannot hold dates; a full disk costs speed
+        write_bytes_atomically(entry, marshal.dumps(document))
     return document
 
 

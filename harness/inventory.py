@@ -42,6 +42,8 @@ def remember_selection(session: pytest.Session) -> None:
 
 def golden_summary(config: pytest.Config) -> list[str]:
     """Lines for the terminal summary; empty when there is nothing to say."""
+    if not config.stash.get(CASE_FILES_KEY, None):
+        return []  # no case file collected: nothing to say, and nothing of the harness to import
     items = config.stash.get(SELECTED_KEY, [])
     lines = []
     if config.getoption("harness_update"):  # imported only then: update pulls in the matching stack
