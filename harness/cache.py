@@ -141,6 +141,12 @@ def library_versions() -> dict[str, str]:
 
 
 def resolved_device(device: str | None) -> str:
+    """The device a request runs on (see ``_resolved_device``), asked once per request and setting."""
+    return _resolved_device(device, os.environ.get("CUDA_VISIBLE_DEVICES"))
+
+
+@functools.cache
+def _resolved_device(device: str | None, visible: str | None) -> str:
     """The device a request runs on, told without importing torch.
 
     An explicit device is itself. Ultralytics' automatic choice is the first CUDA GPU when there is
@@ -149,7 +155,6 @@ def resolved_device(device: str | None) -> str:
     """
     if device:
         return device.strip().lower()
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is not None and visible.strip() in ("", "-1"):
         return "auto:cpu"
     return "auto:cuda" if glob("/dev/nvidia[0-9]*") else "auto:cpu"

@@ -7,6 +7,7 @@ judged); the call matches and judges (a quality problem is a FAILED case with a 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import replace
@@ -35,20 +36,42 @@ def is_case_file(path: Path) -> bool:
 
 def suite_key(config: pytest.Config, path: Path) -> str:
     """A case file's name in baselines: its path relative to pytest's rootdir."""
+    return _relative_key(str(config.rootpath), str(path))
+
+
+@functools.lru_cache(maxsize=4096)
+def _relative_key(root: str, path: str) -> str:
+    # Asked several times per item; resolving paths means system calls, so once per file is enough.
+    resolved = Path(path).resolve()
     try:
-        return path.resolve().relative_to(config.rootpath.resolve()).as_posix()
+        return resolved.relative_to(Path(root).resolve()).as_posix()
     except ValueError:
-        return path.resolve().as_posix()
+        return resolved.as_posix()
 
 
 def case_line(path: Path, name: str) -> int:
     """The 0-based line of ``name: NAME`` in a case file (0 where it cannot be found)."""
-    pattern = re.compile(rb"^\s*-?\s*name:\s*['\"]?" + re.escape(name.encode()) + rb"['\"]?\s*(#.*)?$", re.MULTILINE)
     try:
-        match = pattern.search(path.read_bytes())
+        stat = path.stat()
     except OSError:
         return 0
-    return match.string.count(b"\n", 0, match.start()) if match else 0
+    return _case_lines(str(path), stat.st_mtime_ns, stat.st_size).get(name, 0)
+
+
+_NAME_LINE = re.compile(rb"^\s*-?\s*name:\s*['\"]?([^'\"#\s]+)['\"]?\s*(#.*)?$", re.MULTILINE)
+
+
+@functools.lru_cache(maxsize=256)
+def _case_lines(path: str, mtime_ns: int, size: int) -> dict[str, int]:
+    """Every case name's line, read once per file version (pytest asks for each item's location often)."""
+    try:
+        text = Path(path).read_bytes()
+    except OSError:
+        return {}
+    lines: dict[str, int] = {}
+    for match in _NAME_LINE.finditer(text):
+        lines.setdefault(match.group(1).decode(errors="replace"), text.count(b"\n", 0, match.start()))
+    return lines
 
 
 class CaseFailure(HarnessError, AssertionError):

@@ -9,6 +9,7 @@ Conventions, the same as COCO and torchvision:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -84,7 +85,10 @@ def masks_to_rles(masks: np.ndarray) -> list[RLE]:
 
 def rle_to_mask(rle: RLE) -> np.ndarray:
     """Dense boolean mask, ``shape = (height, width)``, of one RLE."""
-    return mask_utils.decode(rle).astype(bool)
+    with warnings.catch_warnings():
+        # pycocotools 2.0.11's decode trips numpy 2's copy-keyword deprecation inside its own code.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return mask_utils.decode(rle).astype(bool)
 
 
 def rle_from_counts(size: Sequence[int], counts: str | Sequence[int]) -> RLE:
