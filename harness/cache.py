@@ -132,7 +132,16 @@ def _stat(path: Path) -> tuple[int, int]:
 def library_versions() -> dict[str, str]:
     """Versions of the libraries that compute predictions, from package metadata (no import)."""
     versions = {}
-    for package in ("ultralytics", "torch", "torchvision", "numpy", "opencv-python", "pycocotools"):
+    for package in (
+        "ultralytics",
+        "torch",
+        "torchvision",
+        "numpy",
+        "opencv-python",
+        "opencv-python-headless",
+        "pillow",
+        "pycocotools",
+    ):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
