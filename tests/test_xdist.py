@@ -23,13 +23,18 @@ def outcomes_and_reports(result) -> tuple[dict[str, str], list[str]]:
             outcome[serial.group(1)] = serial.group(2)
         elif worker:
             outcome[worker.group(2)] = worker.group(1)
-    start = next(i for i, line in enumerate(result.outlines) if "= vision-harness =" in line)
-    summary = [
-        line
-        for line in result.outlines[start:]
-        if not line.startswith(("model ", "=", "FAILED ", "ERROR ")) and " in " not in line
-    ]
+    # The harness' own section only: pytest may print its FAILURES section before or after it.
+    start = next(i for i, line in enumerate(result.outlines) if "= vision-harness =" in line) + 1
+    end = next((i for i in range(start, len(result.outlines)) if result.outlines[i].startswith("=")), None)
+    summary = [line for line in result.outlines[start:end] if not line.startswith("model ") and line]
     return outcome, summary
+
+
+def failure_reports(result) -> list[str]:
+    """The FAILURES section's lines (tables with every IoU), sorted: workers finish in any order."""
+    start = next(i for i, line in enumerate(result.outlines) if "= FAILURES =" in line) + 1
+    end = next(i for i in range(start, len(result.outlines)) if result.outlines[i].startswith("="))
+    return sorted(line for line in result.outlines[start:end] if not line.startswith("[gw"))
 
 
 @pytest.mark.parametrize("dist", ["loadfile", "load"])
@@ -43,10 +48,12 @@ def test_two_workers_equal_the_serial_run(pytester, dist):
     serial_outcomes, serial_summary = outcomes_and_reports(serial)
     parallel_outcomes, parallel_summary = outcomes_and_reports(parallel)
     assert len(serial_outcomes) == 54 and "FAILED" in serial_outcomes.values()
+    assert "cases judged: 48, passed 27, failed 21" in serial_summary
     assert parallel_outcomes == serial_outcomes
     assert [
         x.replace("parallel.json", "serial.json") for x in parallel_summary
     ] == serial_summary  # metrics, worst cases
+    assert failure_reports(parallel) == failure_reports(serial)
     failures = sorted(line for line in serial.outlines if line.startswith("FAILED "))
     assert sorted(line for line in parallel.outlines if line.startswith("FAILED ")) == failures  # IoUs shown
     written = [json.loads((pytester.path / name).read_text()) for name in ("serial.json", "parallel.json")]
