@@ -13,12 +13,14 @@ if TYPE_CHECKING:
 WORKER_OUTPUT_KEY = "vision_harness"
 
 
-def worker_payload(run: HarnessRun) -> bytes | str:
-    """The verdicts this worker reached, the case files it collected and what its models did; or,
-    should they not pickle, a line saying why (xdist would drop a worker's exception unseen)."""
+def worker_payload(run: HarnessRun, golden_lines: list[str]) -> bytes | str:
+    """The verdicts this worker reached, the case files it collected, what its models did and its
+    golden-case summary lines; or, should they not pickle, a line saying why (xdist would drop a
+    worker's exception unseen)."""
     models = [model.usage() for model in run.judge.models.used()] if run.judge_started else []
+    state = {"verdicts": run.verdicts, "case_files": run.case_files, "models": models, "golden": golden_lines}
     try:
-        return pickle.dumps({"verdicts": run.verdicts, "case_files": run.case_files, "models": models})
+        return pickle.dumps(state)
     except Exception as exc:  # reported by the controller instead
         return f"{type(exc).__name__}: {exc}"
 
@@ -35,3 +37,5 @@ def merge_worker_payload(run: HarnessRun, payload: bytes | str) -> None:
         run.judge.remember(verdict, spec_of_file[str(verdict.case.file)])
     for usage in state["models"]:
         run.judge.model(usage["spec"]).absorb(usage)
+    # Every worker collects every file and the same selection, so any worker's lines are the run's.
+    run.worker_golden_lines = run.worker_golden_lines or state["golden"]

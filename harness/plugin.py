@@ -192,8 +192,10 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     workeroutput = getattr(session.config, "workeroutput", None)
     if run is not None and workeroutput is not None:
         from .distributed import WORKER_OUTPUT_KEY, worker_payload
+        from .inventory import golden_summary
 
-        workeroutput[WORKER_OUTPUT_KEY] = worker_payload(run)  # the controller summarises and saves
+        # The controller summarises and saves; it collects nothing itself, so it gets the golden lines too.
+        workeroutput[WORKER_OUTPUT_KEY] = worker_payload(run, golden_summary(session.config))
         return
     if run is None or run.settings.save_baseline is None:
         return
@@ -218,7 +220,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         return
     from .inventory import golden_summary
 
-    lines = golden_summary(config)
+    lines = golden_summary(config) or run.worker_golden_lines
     if lines:
         terminalreporter.section("vision-harness golden cases")
         for line in lines:

@@ -120,6 +120,7 @@ class HarnessRun:
     baseline_skipped: list[str] = field(default_factory=list)  # why a collected suite was not written
     cache_dir: Callable[[], Path] | None = None  # pytest's cache directory for predictions, made on first use
     selected: list[pytest.Item] = field(default_factory=list)  # the items this process may run
+    worker_golden_lines: list[str] = field(default_factory=list)  # unused images etc., from xdist workers
     _prefetched: set[tuple[str, str]] = field(default_factory=set)
     _baseline: Baseline | None = None
     _judge: Judge | None = None

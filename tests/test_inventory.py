@@ -29,8 +29,10 @@ def project(pytester):
     return pytester
 
 
-def test_unused_images_and_missing_images_are_listed_with_what_to_do(project):
-    result = project.runpytest("cases")
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_unused_images_and_missing_images_are_listed_with_what_to_do(project, workers):
+    # Under pytest-xdist the controller collects nothing: the workers' lines must reach its summary.
+    result = project.runpytest("cases", *workers)
     result.assert_outcomes(passed=2, errors=1)
     result.stdout.fnmatch_lines(
         [
