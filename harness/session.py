@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,9 +127,21 @@ class HarnessRun:
     _judge: Judge | None = None
 
     @functools.cached_property
+    def cache_folder(self) -> Path | None:
+        """pytest's cache folder for the harness, made on first use; None when off or unusable."""
+        if not self.settings.use_cache or self.cache_dir is None:
+            return None
+        try:
+            return self.cache_dir()
+        except OSError as exc:
+            # pytest itself only warns when its cache cannot be written: so do we, and run without.
+            warnings.warn(pytest.PytestCacheWarning(f"vision-harness runs without its cache: {exc}"), stacklevel=1)
+            return None
+
+    @property
     def parse_cache(self) -> Path | None:
         """Where parsed case files are kept (with the prediction cache, and off with it)."""
-        return self.cache_dir() / "parsed" if self.settings.use_cache and self.cache_dir else None
+        return self.cache_folder / "parsed" if self.cache_folder else None
 
     @property
     def judge_started(self) -> bool:
@@ -142,7 +155,7 @@ class HarnessRun:
             from .suites import Judge
 
             settings = self.settings
-            cache = PredictionCache(self.cache_dir()) if settings.use_cache and self.cache_dir else None
+            cache = PredictionCache(self.cache_folder) if self.cache_folder else None
             models = ModelPool(settings.device, cache=cache, half=settings.half, batch=settings.batch)
             self._judge = Judge(settings.device, models=models)
         return self._judge

@@ -159,3 +159,11 @@ def test_entries_are_small(pytester, seg_suite):
     sizes = [entry.stat().st_size for entry in entries]
     # Masks as RLE strings: a few hundred bytes an image here, where dense masks would be ~50 KB.
     assert max(sizes) < 4096, sizes
+
+
+def test_an_unusable_cache_folder_is_a_warning_not_an_error(pytester, detect_suite):
+    pytester.makefile(".yaml", shapes=detect_suite)
+    (pytester.path / "not-a-folder").write_text("")  # pytest's cache_dir pointing at a file: nothing can go there
+    result = pytester.runpytest("-o", "cache_dir=not-a-folder", "-W", "default")
+    result.assert_outcomes(passed=detect_suite.count("- name:"))
+    result.stdout.fnmatch_lines(["*PytestCacheWarning: vision-harness runs without its cache: *Not a directory*"])
