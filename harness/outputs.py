@@ -111,13 +111,15 @@ class RunOutputs:
         if not write_png and not with_report:
             return None
         from .errors import HarnessError, display_path
+        from .images import load_image
         from .overlay import case_overlay, save_png
 
         pictures = self.pictures.setdefault(nodeid, CasePictures())
         try:
-            picture = case_overlay(verdict.case, verdict) if write_png else None
+            rgb = load_image(verdict.case.image)  # decoded once for the overlay and the thumbnail
+            picture = case_overlay(verdict.case, verdict, image=rgb) if write_png else None
             if with_report:
-                thumbnail = case_overlay(verdict.case, verdict, labels=False, long_side=THUMBNAIL_SIDE)
+                thumbnail = case_overlay(verdict.case, verdict, labels=False, long_side=THUMBNAIL_SIDE, image=rgb)
                 pictures.thumbnail = webp(thumbnail, quality=60)
                 pictures.picture = webp(picture, quality=75) if picture is not None else None
         except (HarnessError, OSError, ValueError) as exc:  # e.g. the image changed on disk since it was predicted

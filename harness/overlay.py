@@ -145,12 +145,18 @@ def draw(
 
 
 def case_overlay(
-    case: Case, verdict: CaseVerdict | None = None, *, labels: bool = True, long_side: int | None = None
+    case: Case,
+    verdict: CaseVerdict | None = None,
+    *,
+    labels: bool = True,
+    long_side: int | None = None,
+    image: np.ndarray | None = None,
 ) -> Image.Image:
     """The overlay of one case: expected objects only when ``verdict`` is None, else both sides.
 
-    ``labels=False`` gives a thumbnail: no title, no labels, and ``long_side`` pixels on its long side."""
-    rgb = load_image(case.image)
+    ``labels=False`` gives a thumbnail: no title, no labels, and ``long_side`` pixels on its long side.
+    ``image``: the case's picture already decoded (RGB), for a caller drawing it more than once."""
+    rgb = load_image(case.image) if image is None else image
     if verdict is None:
         marks, title = expected_marks(case), f"{case.name}: expected objects"
     else:
