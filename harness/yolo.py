@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from .casefile_edit import number
+from .config import IMAGE_SUFFIXES
 from .errors import DatasetError, ImageError
 from .geometry import polygon_area
 from .golden import ModelInfo, NewCase, check_classes
@@ -79,8 +80,6 @@ def _names(path: Path, names: Any) -> dict[int, str]:
 
 
 def _images(data_yaml: Path, split: str, value: Any, root: Path) -> list[str]:
-    from ultralytics.data.utils import IMG_FORMATS
-
     entries = value if isinstance(value, list) else [value]
     found: list[str] = []
     for entry in entries:
@@ -88,7 +87,8 @@ def _images(data_yaml: Path, split: str, value: Any, root: Path) -> list[str]:
             raise DatasetError(data_yaml, split, f"expected a folder or a .txt list of images, got {entry!r}")
         place = root / entry
         if place.is_dir():
-            found += sorted(str(p.resolve()) for p in place.rglob("*") if p.suffix.lower().lstrip(".") in IMG_FORMATS)
+            images = (p for p in place.rglob("*") if p.suffix.lower().lstrip(".") in IMAGE_SUFFIXES)
+            found += sorted(str(p.resolve()) for p in images)
         elif place.is_file() and place.suffix == ".txt":
             lines = [line.strip() for line in place.read_text(encoding="utf-8").splitlines() if line.strip()]
             found += [str((place.parent / line).resolve()) for line in lines]
