@@ -202,6 +202,7 @@ def record(
     from .models import Model
 
     runner = Model(model.spec, device)
+    runner.predict_many([image.resolve() for image in images], predict)  # batched, as the plugin predicts
     cases = []
     for image in images:
         predictions = runner.predict(image.resolve(), predict)
