@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from .suites import SuiteResult
 
 
-def _fmt_box(box: Sequence[float]) -> str:
+def format_box(box: Sequence[float]) -> str:
     return "[" + ", ".join(f"{v:.1f}".rstrip("0").rstrip(".") for v in box) + "]"
 
 
@@ -66,8 +66,8 @@ def format_verdict(verdict: CaseVerdict, *, model_name: str) -> str:
                 [
                     str(index),
                     obj.class_name,
-                    _fmt_box(obj.box),
-                    "-" if j is None else _fmt_box(predictions.boxes[j]),
+                    format_box(obj.box),
+                    "-" if j is None else format_box(predictions.boxes[j]),
                     "-" if result.confidence is None else f"{result.confidence:.2f}",
                     _fmt_iou(result.box_iou, obj.box_iou, True),
                     _fmt_iou(result.mask_iou, obj.mask_iou, result.check_mask),
@@ -84,7 +84,7 @@ def format_verdict(verdict: CaseVerdict, *, model_name: str) -> str:
         verdict_text = "FAIL" if verdict.too_many_extras else "allowed"
         lines.append(f"unmatched predictions: {len(verdict.extras)} (max_extra {case.max_extra}: {verdict_text})")
         rows = [
-            [str(j), predictions.class_names[j], _fmt_box(predictions.boxes[j]), f"{predictions.scores[j]:.2f}"]
+            [str(j), predictions.class_names[j], format_box(predictions.boxes[j]), f"{predictions.scores[j]:.2f}"]
             for j in verdict.extras
         ]
         lines += table(["pred", "class", "box", "conf"], rows)

@@ -22,7 +22,7 @@ from .casefile_edit import CaseDocument, flow, flow_map, mask_entry, object_entr
 from .errors import HarnessError, display_path
 from .golden import predicted_objects
 from .inventory import count_cases
-from .report import _fmt_box
+from .report import format_box
 
 if TYPE_CHECKING:
     from .collect import CaseItem
@@ -153,7 +153,7 @@ def rewrite_case(document: CaseDocument, verdict: CaseVerdict, model: str) -> Ca
         if expected.crowd:
             continue
         if result.prediction is None:
-            removed.append(f"{expected.class_name} {_fmt_box(expected.box)} (not found)")
+            removed.append(f"{expected.class_name} {format_box(expected.box)} (not found)")
             gone.append(index)
             continue
         fresh = predicted_objects(predictions, [result.prediction])[0]
@@ -165,13 +165,14 @@ def rewrite_case(document: CaseDocument, verdict: CaseVerdict, model: str) -> Ca
         if result.mask_iou is not None:
             moved += f", mask IoU {result.mask_iou:.3f}"
             ious.append(result.mask_iou)
-        kept.append(f"{expected.class_name} {_fmt_box(expected.box)} -> {_fmt_box(fresh['box'])} ({moved} to the old)")
+        change = f"{format_box(expected.box)} -> {format_box(fresh['box'])}"
+        kept.append(f"{expected.class_name} {change} ({moved} to the old)")
     for index in reversed(gone):
         del objects[index]
     for j in verdict.extras:
         fresh = predicted_objects(predictions, [j])[0]
         objects.append(object_entry(fresh))
-        added.append(f"{fresh['class']} {_fmt_box(fresh['box'])} conf {predictions.scores[j]:.2f}")
+        added.append(f"{fresh['class']} {format_box(fresh['box'])} conf {predictions.scores[j]:.2f}")
     if added and objects.fa.flow_style():
         objects.fa.set_block_style()  # `objects: []` grew objects: write them one per line
     recorded = flow_map({"model": model, "reviewed": False})
