@@ -30,13 +30,14 @@ from .atomic import write_bytes_atomically
 from .config import BUILT_IN_THRESHOLDS, METRICS, Gate, Thresholds, resolve_model
 from .errors import CaseFileError, ImageError
 from .geometry import RLE, compressed_rle_total, polygon_area, polygons_to_rle, rle_from_counts
+from .transforms import Transform, parse_transform
 
 TASKS = ("detect", "segment")
-FILE_KEYS = ("version", "model", "task", "predict", "thresholds", "metrics", "cases")
-CASE_KEYS = ("name", "image", "tags", "thresholds", "objects", "recorded")
+FILE_KEYS = ("version", "model", "task", "predict", "thresholds", "metrics", "transforms", "cases")
+CASE_KEYS = ("name", "image", "tags", "thresholds", "objects", "recorded", "transforms")
 RECORDED_KEYS = ("model", "reviewed")
 OBJECT_KEYS = ("class", "box", "mask", "box_iou", "mask_iou", "crowd")
-THRESHOLD_KEYS = ("box_iou", "mask_iou", "max_extra")
+THRESHOLD_KEYS = ("box_iou", "mask_iou", "max_extra", "robust_box_iou", "robust_mask_iou")
 # Predict arguments the harness sets itself, with what to do instead.
 RESERVED_PREDICT = {
     "source": "the image comes from each case's `image`",
@@ -60,6 +61,7 @@ class MaskSpec:
     polygons: tuple[tuple[float, ...], ...] | None = None
     rle: RLE | None = None
     png: Path | None = None
+    moved: tuple[MaskSpec, Transform, tuple[int, int]] | None = None  # a raster mask of a transformed variant
 
     def to_rle(self, height: int, width: int) -> RLE:
         """The mask as RLE at the image's full resolution."""
@@ -67,6 +69,11 @@ class MaskSpec:
             return polygons_to_rle(self.polygons, height, width)
         if self.rle is not None:
             return self.rle
+        if self.moved is not None:
+            from .geometry import mask_to_rle, rle_to_mask
+
+            source, transform, (source_width, source_height) = self.moved
+            return mask_to_rle(transform.apply_mask(rle_to_mask(source.to_rle(source_height, source_width))))
         from .geometry import mask_to_rle
         from .images import load_image
 
@@ -99,6 +106,18 @@ class Recorded:
 
 
 @dataclass(frozen=True)
+class VariantSpec:
+    """A transform to judge a case under (``transforms:``), with the thresholds its variant uses:
+    None keeps each object's own threshold."""
+
+    transform: Transform
+    where: str  # the field that wrote it, for errors: ``transforms[2]``
+    box_iou: float | None = None
+    mask_iou: float | None = None
+    max_extra: int | None = None
+
+
+@dataclass(frozen=True)
 class Case:
     """One golden case: an image and everything that must be found on it."""
 
@@ -114,6 +133,9 @@ class Case:
     predict: Mapping[str, Any] = field(default_factory=dict)
     model_sha256: str | None = None  # the file pins its model to this sha256
     recorded: Recorded | None = None  # None: written by a person (or imported from annotations)
+    variants: tuple[VariantSpec, ...] = ()  # transformed copies to judge too (transforms:)
+    transform: Transform | None = None  # set on a variant: the image is ``image`` transformed so
+    variant_of: str | None = None  # set on a variant: the name of the case it was made from
 
     @property
     def awaiting_review(self) -> bool:
@@ -216,7 +238,7 @@ class _Fields:
     def thresholds(self, value: Any, field_name: str, base: Thresholds) -> Thresholds:
         values = self.mapping(value, field_name, THRESHOLD_KEYS)
         checked: dict[str, Any] = {}
-        for key in ("box_iou", "mask_iou"):
+        for key in ("box_iou", "mask_iou", "robust_box_iou", "robust_mask_iou"):
             if key in values:
                 checked[key] = self.number(values[key], f"{field_name}.{key}", low=0.0, high=1.0)
         if "max_extra" in values:
@@ -280,6 +302,7 @@ def load_case_file(
     predict = MappingProxyType(_predict(fields, document.get("predict", {})))
     thresholds = fields.thresholds(document.get("thresholds", {}), "thresholds", defaults)
     gates = _gates(fields, document.get("metrics", {}), task)
+    transforms = _transforms(fields, document["transforms"]) if "transforms" in document else ()
 
     raw_cases = document["cases"]
     if not isinstance(raw_cases, list):
@@ -295,7 +318,8 @@ def load_case_file(
                     path, f"duplicate case name (first at cases[{seen[label]}])", case=label, field="name"
                 )
             seen[label] = index
-            cases.append(replace(_case(path, raw, label, model, task, predict, thresholds), model_sha256=model_sha256))
+            case = _case(path, raw, label, model, task, predict, thresholds, transforms)
+            cases.append(replace(case, model_sha256=model_sha256))
         except CaseFileError as exc:
             taken = {c.name for c in cases}
             cases.append(BrokenCase(label if label not in taken else f"cases[{index}]", exc, _named_image(path, raw)))
@@ -426,6 +450,7 @@ def _case(
     task: str | None,
     predict: Mapping[str, Any],
     file_thresholds: Thresholds,
+    file_transforms: tuple[tuple[Transform, dict, str], ...] = (),
 ) -> Case:
     fields = _Fields(path, label)
     raw = fields.mapping(raw, "", CASE_KEYS)
@@ -464,7 +489,20 @@ def _case(
         for i, obj in enumerate(raw_objects)
     )
     recorded = _recorded(fields, raw["recorded"]) if "recorded" in raw else None
+    # A case's own list replaces the file's (`transforms: []` opts a case out).
+    transforms = _transforms(fields, raw["transforms"]) if "transforms" in raw else file_transforms
+    variants = tuple(
+        VariantSpec(
+            transform,
+            where,
+            box_iou=overrides.get("box_iou", thresholds.robust_box_iou),
+            mask_iou=overrides.get("mask_iou", thresholds.robust_mask_iou),
+            max_extra=overrides.get("max_extra"),
+        )
+        for transform, overrides, where in transforms
+    )
     return Case(
+        variants=variants,
         recorded=recorded,
         name=name,
         file=path,
@@ -477,6 +515,22 @@ def _case(
         task=task,
         predict=predict,
     )
+
+
+def _transforms(fields: _Fields, raw: Any) -> tuple[tuple[Transform, dict, str], ...]:
+    """``transforms:``: each entry's transform, threshold overrides and field name."""
+    if not isinstance(raw, list):
+        raise fields.error("transforms", f"expected a list such as [hflip, {{scale: 0.5}}], got {_describe(raw)}")
+    out: list[tuple[Transform, dict, str]] = []
+    seen: dict[str, int] = {}
+    for index, entry in enumerate(raw):
+        where = f"transforms[{index}]"
+        transform, overrides = parse_transform(entry, fields.error, where)
+        if transform.id in seen:
+            raise fields.error(where, f"{transform.id} is already transforms[{seen[transform.id]}]")
+        seen[transform.id] = index
+        out.append((transform, overrides, where))
+    return tuple(out)
 
 
 def _recorded(fields: _Fields, raw: Any) -> Recorded:

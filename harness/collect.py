@@ -24,6 +24,7 @@ from .report import format_gate_failure, format_verdict, summarize_verdict
 from .session import HarnessRun, harness_run
 
 CASES_KEY = re.compile(rb"^cases\s*:", re.MULTILINE)
+ROBUSTNESS_MARKER = "robustness"  # on every transformed variant: `-m "not robustness"` runs the plain cases only
 
 
 def is_case_file(path: Path) -> bool:
@@ -123,17 +124,35 @@ class CaseFileCollector(pytest.File):
             if not isinstance(case, Case):
                 yield BrokenItem.from_parent(self, name=case.name, error=case.error)
                 continue
-            item = CaseItem.from_parent(self, name=case.name, case=case, model_spec=model)
-            for tag in case.tags:
-                if tag not in run.registered_tags:
-                    # Registering the tag first keeps --strict-markers happy with case-file tags.
-                    self.config.addinivalue_line("markers", f"{tag}: tag from a vision-harness case file")
-                    run.registered_tags.add(tag)
-                item.add_marker(tag)
-            yield item
+            yield self._tagged(CaseItem.from_parent(self, name=case.name, case=case, model_spec=model), case.tags)
+            yield from self._variants(case, model)
         has_baseline = run.baseline is not None and run.baseline.suite(suite_key(self.config, self.path))
         if case_file.gates or has_baseline:
             yield SuiteCollector.from_parent(self, name=SUITE_ITEM, case_file=judged, model_spec=model)
+
+    def _tagged(self, item: pytest.Item, tags: tuple[str, ...]) -> pytest.Item:
+        run = harness_run(self.config)
+        for tag in tags:
+            if tag not in run.registered_tags:
+                # Registering the tag first keeps --strict-markers happy with case-file tags.
+                self.config.addinivalue_line("markers", f"{tag}: tag from a vision-harness case file")
+                run.registered_tags.add(tag)
+            item.add_marker(tag)
+        return item
+
+    def _variants(self, case: Case, model: str) -> Iterator[pytest.Item]:
+        """``CASE[TRANSFORM]`` items: the case judged on its transformed image (``transforms:``)."""
+        from .variants import make_variant
+
+        for spec in case.variants:
+            name = f"{case.name}[{spec.transform.id}]"
+            try:
+                variant = make_variant(case, spec)
+            except CaseFileError as exc:
+                yield BrokenItem.from_parent(self, name=name, error=exc)
+                continue
+            item = CaseItem.from_parent(self, name=name, case=variant, model_spec=model)
+            yield self._tagged(item, (*case.tags, ROBUSTNESS_MARKER))
 
     def _escapes(self, path: Path) -> bool:
         """Whether a file the case file names lies outside pytest's rootdir (and that is not allowed)."""
@@ -203,7 +222,7 @@ class CaseItem(_HarnessItem):
 
     def reportinfo(self):
         # The case's own line, so that a skip's location points at the case, not at the harness.
-        return self.path, case_line(self.path, self.case.name), self.nodeid.split("::", 1)[-1]
+        return self.path, case_line(self.path, self.case.variant_of or self.case.name), self.nodeid.split("::", 1)[-1]
 
     def setup(self) -> None:
         if self.case.awaiting_review:
@@ -224,8 +243,8 @@ class CaseItem(_HarnessItem):
         verdict = self.verdict
         assert verdict is not None
         self.run.verdicts[self.nodeid] = verdict
-        if not verdict.passed and self.config.getoption("harness_update"):
-            self._update(verdict)
+        if not verdict.passed and self.config.getoption("harness_update") and self.case.transform is None:
+            self._update(verdict)  # a variant's expectations follow from its case's: nothing of its own to rewrite
         drops = self._baseline_drops(verdict)
         overlay = self._draw(verdict, failing=not verdict.passed or bool(drops))
         if not verdict.passed or drops:

@@ -15,6 +15,9 @@ class Thresholds:
     box_iou: float = 0.5
     mask_iou: float = 0.5
     max_extra: int = 0
+    # On transformed variants (transforms:), these replace the box and mask thresholds; None: the same.
+    robust_box_iou: float | None = None
+    robust_mask_iou: float | None = None
 
     def override(self, values: Mapping[str, Any]) -> Thresholds:
         """A copy with the given keys replaced (keys already validated)."""

@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,6 +23,12 @@ from .errors import HarnessError, ModelError
 from .geometry import masks_to_rles
 from .images import image_size, load_image
 from .predictions import Predictions
+
+if TYPE_CHECKING:
+    from .transforms import Transform
+
+# An image to predict: a file, or a file put through a transform (a robustness variant).
+Source = tuple[Path, "Transform | None"]
 
 SUPPORTED_TASKS = ("detect", "segment")
 # Images per forward pass when --harness-batch is not given: batching only pays on a GPU.
@@ -119,18 +125,20 @@ class Model:
         self.seconds_predicting += usage["seconds_predicting"]
         self.images_from_cache += usage["images_from_cache"]
 
-    def predict(self, image: Path, arguments: Mapping[str, Any]) -> Predictions:
-        """Predictions on ``image`` with the given Ultralytics predict arguments, computed once."""
+    def predict(self, image: Path, arguments: Mapping[str, Any], transform: Transform | None = None) -> Predictions:
+        """Predictions on ``image`` (put through ``transform`` first, if given) with the given
+        Ultralytics predict arguments, computed once."""
         arguments = self._arguments(arguments)
-        key = _memo_key(image, arguments)
+        source = (image, transform)
+        key = _memo_key(source, arguments)
         if key not in self._predictions:
-            cached = self._from_cache(image, arguments)
+            cached = self._from_cache(source, arguments)
             if cached is None:
-                (cached,) = self._run([image], [_bgr(image)], arguments)
+                (cached,) = self._run([source], [_bgr(source)], arguments)
             self._predictions[key] = cached
         return self._predictions[key]
 
-    def predict_many(self, images: Sequence[Path], arguments: Mapping[str, Any]) -> None:
+    def predict_many(self, images: Sequence[Path | Source], arguments: Mapping[str, Any]) -> None:
         """Predict every image not predicted yet, in batches of images of one size; errors are left
         for ``predict`` to raise when the case of that image runs.
 
@@ -138,21 +146,23 @@ class Model:
         (2 ms a PNG here, as long as a small model's inference on a GPU) costs no wall time.
         """
         arguments = self._arguments(arguments)
-        by_size: dict[tuple[int, int], list[Path]] = {}
-        for image in dict.fromkeys(images):
-            if _memo_key(image, arguments) in self._predictions:
+        by_size: dict[tuple[int, int], list[Source]] = {}
+        sources = [image if isinstance(image, tuple) else (image, None) for image in images]
+        for source in dict.fromkeys(sources):
+            if _memo_key(source, arguments) in self._predictions:
                 continue
             try:
-                cached = self._from_cache(image, arguments)
+                cached = self._from_cache(source, arguments)
                 if cached is not None:
-                    self._predictions[_memo_key(image, arguments)] = cached
+                    self._predictions[_memo_key(source, arguments)] = cached
                     continue
-                size = image_size(image)
+                path, transform = source
+                size = image_size(path) if transform is None else transform.output_size(image_size(path))
             except HarnessError:
                 continue
             # Only images of one size share a batch: Ultralytics letterboxes a mixed batch to a full
             # square instead of the minimal rectangle, which would change predictions.
-            by_size.setdefault(size, []).append(image)
+            by_size.setdefault(size, []).append(source)
         step = self.batch_size
         chunks = [paths[i : i + step] for paths in by_size.values() for i in range(0, len(paths), step)]
         if not chunks:
@@ -166,23 +176,23 @@ class Model:
                 if not chunk:
                     continue
                 try:
-                    results = self._run([path for path, _ in chunk], [pixels for _, pixels in chunk], arguments)
+                    results = self._run([source for source, _ in chunk], [pixels for _, pixels in chunk], arguments)
                 except ModelError:
                     if not self.loaded:
                         pending.cancel()
                         return  # cannot load: every case will say so
                     continue
-                for (path, _), predictions in zip(chunk, results, strict=True):
-                    self._predictions[_memo_key(path, arguments)] = predictions
+                for (source, _), predictions in zip(chunk, results, strict=True):
+                    self._predictions[_memo_key(source, arguments)] = predictions
 
     def _arguments(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
         return {**arguments, **({"quantize": 16} if self.half else {})}  # Ultralytics 8.4: quantize=16 is FP16
 
-    def _from_cache(self, image: Path, arguments: Mapping[str, Any]) -> Predictions | None:
+    def _from_cache(self, source: Source, arguments: Mapping[str, Any]) -> Predictions | None:
         if self.cache is None:
             return None
         try:
-            found = self.cache.get(self.cache.key(self.sha256, image, arguments, self.device))
+            found = self.cache.get(self._cache_key(source, arguments))
         except OSError:
             return None  # an unreadable image: predict() then names it
         if found is None:
@@ -223,7 +233,13 @@ class Model:
                 self.cache.put_model_facts(self.sha256, yolo.task, yolo.names)
         return self._yolo
 
-    def _run(self, paths: list[Path], images: list[np.ndarray], arguments: Mapping[str, Any]) -> list[Predictions]:
+    def _cache_key(self, source: Source, arguments: Mapping[str, Any]) -> str:
+        path, transform = source
+        if transform is not None:
+            arguments = {**arguments, "harness_transform": transform.cache_id}  # the source's digest plus the transform
+        return self.cache.key(self.sha256, path, arguments, self.device)
+
+    def _run(self, sources: list[Source], images: list[np.ndarray], arguments: Mapping[str, Any]) -> list[Predictions]:
         """Predict BGR images (one batch) and convert the results; fills the cache."""
         model = self._load()
         extra = {"device": self.device} if self.device else {}
@@ -237,19 +253,20 @@ class Model:
                 **arguments,
             )
         except Exception as exc:
-            where = paths[0] if len(paths) == 1 else f"a batch of {len(paths)} images from {paths[0]}"
+            first = _describe_source(sources[0])
+            where = first if len(sources) == 1 else f"a batch of {len(sources)} images from {first}"
             raise ModelError(f"model {self.spec} failed on {where}: {_first_line(exc)}") from None
         self.seconds_predicting += time.perf_counter() - started
-        self.images_predicted += len(paths)
+        self.images_predicted += len(sources)
         out = []
-        for path, bgr, result in zip(paths, images, results, strict=True):
-            predictions = self._convert(path, bgr.shape[:2], result)
+        for source, bgr, result in zip(sources, images, results, strict=True):
+            predictions = self._convert(_describe_source(source), bgr.shape[:2], result)
             if self.cache is not None:
-                self.cache.put(self.cache.key(self.sha256, path, arguments, self.device), predictions, self.device_used)
+                self.cache.put(self._cache_key(source, arguments), predictions, self.device_used)
             out.append(predictions)
         return out
 
-    def _convert(self, path: Path, shape: tuple[int, int], result: Any) -> Predictions:
+    def _convert(self, path: str, shape: tuple[int, int], result: Any) -> Predictions:
         height, width = shape
         boxes = result.boxes
         class_ids = boxes.cls.cpu().numpy().astype(int)
@@ -270,24 +287,34 @@ class Model:
         )
 
 
-def _bgr(image: Path) -> np.ndarray:
-    """The image as Ultralytics takes numpy input: BGR, like cv2.imread."""
-    return np.ascontiguousarray(load_image(image)[..., ::-1])
+def _bgr(source: Source) -> np.ndarray:
+    """The image as Ultralytics takes numpy input: BGR, like cv2.imread (transformed, for a variant)."""
+    path, transform = source
+    rgb = load_image(path)
+    if transform is not None:
+        rgb = transform.apply_image(rgb)
+    return np.ascontiguousarray(rgb[..., ::-1])
 
 
-def _read_chunk(paths: list[Path]) -> list[tuple[Path, np.ndarray]]:
+def _read_chunk(sources: list[Source]) -> list[tuple[Source, np.ndarray]]:
     """The images that can be read; the others are left for ``predict`` to report."""
     chunk = []
-    for path in paths:
+    for source in sources:
         try:
-            chunk.append((path, _bgr(path)))
+            chunk.append((source, _bgr(source)))
         except HarnessError:
             continue
     return chunk
 
 
-def _memo_key(image: Path, arguments: Mapping[str, Any]) -> tuple[str, str]:
-    return str(image), json.dumps(dict(arguments), sort_keys=True, default=str)
+def _memo_key(source: Source, arguments: Mapping[str, Any]) -> tuple[str, str, str]:
+    path, transform = source
+    return str(path), transform.id if transform else "", json.dumps(dict(arguments), sort_keys=True, default=str)
+
+
+def _describe_source(source: Source) -> str:
+    path, transform = source
+    return str(path) if transform is None else f"{path} [{transform.id}]"
 
 
 def file_sha256(spec: str) -> str | None:

@@ -111,12 +111,12 @@ class RunOutputs:
         if not write_png and not with_report:
             return None
         from .errors import HarnessError, display_path
-        from .images import load_image
         from .overlay import case_overlay, save_png
+        from .variants import case_pixels
 
         pictures = self.pictures.setdefault(nodeid, CasePictures())
         try:
-            rgb = load_image(verdict.case.image)  # decoded once for the overlay and the thumbnail
+            rgb = case_pixels(verdict.case)  # decoded once for the overlay and the thumbnail
             picture = case_overlay(verdict.case, verdict, image=rgb) if write_png else None
             if with_report:
                 thumbnail = case_overlay(verdict.case, verdict, labels=False, long_side=THUMBNAIL_SIDE, image=rgb)

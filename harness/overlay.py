@@ -22,7 +22,6 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .cases import Case, ExpectedObject
 from .geometry import RLE, rle_to_mask
-from .images import load_image
 from .matching import CaseVerdict
 
 EXPECTED_COLOUR = (40, 220, 60)
@@ -156,7 +155,11 @@ def case_overlay(
 
     ``labels=False`` gives a thumbnail: no title, no labels, and ``long_side`` pixels on its long side.
     ``image``: the case's picture already decoded (RGB), for a caller drawing it more than once."""
-    rgb = load_image(case.image) if image is None else image
+    if image is None:
+        from .variants import case_pixels
+
+        image = case_pixels(case)  # transformed, for a variant
+    rgb = image
     if verdict is None:
         marks, title = expected_marks(case), f"{case.name}: expected objects"
     else:

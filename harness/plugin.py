@@ -120,6 +120,7 @@ def pytest_configure(config: pytest.Config) -> None:
     from .session import harness_run
 
     run = harness_run(config)  # validates the options now, so a bad one stops the run before collection
+    config.addinivalue_line("markers", "robustness: a transformed variant of a golden case (transforms: in case files)")
     if config.getoption("harness_update") and (getattr(config.option, "numprocesses", None) or 0):
         # Workers would each rewrite the same case files: one update's cases would be lost.
         raise pytest.UsageError("--harness-update writes case files: run it without -n (pytest-xdist)")
@@ -231,9 +232,14 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     from .suites import SuiteResult
 
     write = terminalreporter.write_line
-    passed = sum(v.passed for v in run.verdicts.values())
     terminalreporter.section("vision-harness")
-    write(f"cases judged: {len(run.verdicts)}, passed {passed}, failed {len(run.verdicts) - passed}")
+    for what, verdicts in (
+        ("cases judged", [v for v in run.verdicts.values() if v.case.transform is None]),
+        ("transformed variants judged", [v for v in run.verdicts.values() if v.case.transform is not None]),
+    ):
+        if verdicts or what == "cases judged":
+            passed = sum(v.passed for v in verdicts)
+            write(f"{what}: {len(verdicts)}, passed {passed}, failed {len(verdicts) - passed}")
     for model in sorted(run.judge.models.used(), key=lambda m: m.spec):
         count, seconds = model.images_predicted, model.seconds_predicting
         rate = f" ({count / seconds:.1f} images/s, batch {model.batch_size})" if seconds else ""

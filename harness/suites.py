@@ -12,6 +12,7 @@ from .errors import CaseFileError, HarnessError
 from .matching import CaseVerdict, match_objects
 from .metrics import SuiteMetrics, suite_metrics
 from .models import Model, ModelPool, file_sha256
+from .transforms import Transform
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class Judge:
         them raises their own error.
         """
         model = self.model(model_spec)
-        images: dict[str, tuple[Case, list[Path]]] = {}
+        images: dict[str, tuple[Case, list[tuple[Path, Transform | None]]]] = {}
         for case in cases:
             if not isinstance(case, Case) or (str(case.file), case.name, model_spec) in self._verdicts:
                 continue
@@ -53,7 +54,7 @@ class Judge:
             except HarnessError:
                 continue
             arguments = json.dumps(dict(case.predict), sort_keys=True, default=str)
-            images.setdefault(arguments, (case, []))[1].append(case.image)
+            images.setdefault(arguments, (case, []))[1].append((case.image, case.transform))
         for case, paths in images.values():
             model.predict_many(paths, case.predict)
 
@@ -64,7 +65,7 @@ class Judge:
             check_model_pin(case, model_spec)  # before the weights are unpickled, let alone run
             model = self.model(model_spec)
             check_model_fits(case, model)
-            predictions = model.predict(case.image, case.predict)
+            predictions = model.predict(case.image, case.predict, case.transform)
             self._verdicts[key] = match_objects(case, predictions, use_masks=model.task == "segment")
         return self._verdicts[key]
 
