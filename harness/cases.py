@@ -115,6 +115,7 @@ class VariantSpec:
     box_iou: float | None = None
     mask_iou: float | None = None
     max_extra: int | None = None
+    xfail: str | None = None  # a known failure, with its reason: pytest's strict xfail
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,7 @@ class Case:
     variants: tuple[VariantSpec, ...] = ()  # transformed copies to judge too (transforms:)
     transform: Transform | None = None  # set on a variant: the image is ``image`` transformed so
     variant_of: str | None = None  # set on a variant: the name of the case it was made from
+    xfail: str | None = None  # set on a variant known to fail: why
 
     @property
     def awaiting_review(self) -> bool:
@@ -498,6 +500,7 @@ def _case(
             box_iou=overrides.get("box_iou", thresholds.robust_box_iou),
             mask_iou=overrides.get("mask_iou", thresholds.robust_mask_iou),
             max_extra=overrides.get("max_extra"),
+            xfail=overrides.get("xfail"),
         )
         for transform, overrides, where in transforms
     )

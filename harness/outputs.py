@@ -211,7 +211,9 @@ class ReportHooks:
         elif report.when == "call" and report.passed:
             self.outputs.outcomes.setdefault(report.nodeid, Outcome("passed"))
         elif report.skipped:
-            self.outputs.outcomes[report.nodeid] = Outcome("skipped", _first_line(report.longreprtext))
+            reason = getattr(report, "wasxfail", None)  # pytest reports an expected failure as skipped
+            message = f"expected failure (xfail): {reason}" if reason else _first_line(report.longreprtext)
+            self.outputs.outcomes[report.nodeid] = Outcome("skipped", message)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:

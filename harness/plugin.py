@@ -239,7 +239,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     ):
         if verdicts or what == "cases judged":
             passed = sum(v.passed for v in verdicts)
-            write(f"{what}: {len(verdicts)}, passed {passed}, failed {len(verdicts) - passed}")
+            known = sum(not v.passed and v.case.xfail is not None for v in verdicts)
+            known_note = f" ({known} known: xfail)" if known else ""
+            write(f"{what}: {len(verdicts)}, passed {passed}, failed {len(verdicts) - passed}{known_note}")
     for model in sorted(run.judge.models.used(), key=lambda m: m.spec):
         count, seconds = model.images_predicted, model.seconds_predicting
         rate = f" ({count / seconds:.1f} images/s, batch {model.batch_size})" if seconds else ""

@@ -128,6 +128,7 @@ def _case(nodeid: str, info, outputs: RunOutputs, verdict: CaseVerdict | None, c
         "message": outcome.message or None,
         "image": suite_key(config, case.image) if case else None,
         "image_size": list(case.image_size) if case else None,
+        "transform": case.transform.id if case and case.transform else None,
         "tags": list(case.tags) if case else [],
         "model": Path(info.model_spec).name if info.model_spec else None,
         "overlay": suite_key(config, pictures.overlay) if pictures and pictures.overlay else None,

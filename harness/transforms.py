@@ -241,12 +241,12 @@ class Transform:
                 continue
             xs, ys = step.map_points(xs, ys, size)
             size = step.output_size(size)
-            x1, x2, y1, y2 = xs.min(), xs.max(), ys.min(), ys.max()
+            x1, x2, y1, y2 = float(xs.min()), float(xs.max()), float(ys.min()), float(ys.max())
             full = (x2 - x1) * (y2 - y1)
             cx1, cy1 = max(x1, 0.0), max(y1, 0.0)
             cx2, cy2 = min(x2, float(size[0])), min(y2, float(size[1]))
             inside = max(cx2 - cx1, 0.0) * max(cy2 - cy1, 0.0)
-            visible *= inside / full if full > 0 else 0.0
+            visible *= float(inside / full) if full > 0 else 0.0
             xs = np.array([cx1, cx2, cx1, cx2])
             ys = np.array([cy1, cy1, cy2, cy2])
         return (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())), visible
@@ -254,9 +254,9 @@ class Transform:
 
 def parse_transform(raw: Any, error: Callable[[str, str], Exception], where: str) -> tuple[Transform, dict]:
     """One entry of a ``transforms:`` list: ``hflip``, or a mapping of steps (applied in the order
-    written) and optional thresholds, e.g. ``{brightness: 0.5, box_iou: 0.6}``.
+    written) and optional thresholds and ``xfail`` reason, e.g. ``{brightness: 0.5, box_iou: 0.6}``.
 
-    Returns the transform and its threshold overrides. ``error(field, message)`` makes the exception
+    Returns the transform and its overrides (thresholds, ``xfail``). ``error(field, message)`` makes the exception
     to raise, naming the field.
     """
     if isinstance(raw, str):
@@ -276,12 +276,16 @@ def parse_transform(raw: Any, error: Callable[[str, str], Exception], where: str
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise error(here, f"expected a whole number >= 0, got {value!r}")
             overrides[key] = value
+        elif key == "xfail":
+            if not isinstance(value, str) or not value.strip():
+                raise error(here, "expected the reason this variant is known to fail, as text")
+            overrides[key] = value.strip()
         elif key in STEP_KINDS:
             steps.append(parse_step(key, value, error, here))
         else:
             raise error(here, f"unknown key; {_suggest(str(key))}")
     if not steps:
-        raise error(where, "thresholds but no transform: add one of " + ", ".join(STEP_KINDS))
+        raise error(where, "thresholds or xfail but no transform: add one of " + ", ".join(STEP_KINDS))
     return Transform(tuple(steps)), overrides
 
 
@@ -330,7 +334,7 @@ def _whole_numbers(value: list, count: int, where: str, error, what: str) -> tup
 def _suggest(name: str) -> str:
     import difflib
 
-    hint = difflib.get_close_matches(name, (*STEP_KINDS, "box_iou", "mask_iou", "max_extra"), n=1)
+    hint = difflib.get_close_matches(name, (*STEP_KINDS, "box_iou", "mask_iou", "max_extra", "xfail"), n=1)
     return f"did you mean {hint[0]!r}?" if hint else f"transforms: {', '.join(STEP_KINDS)}"
 
 

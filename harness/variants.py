@@ -35,7 +35,7 @@ def make_variant(case: Case, spec: VariantSpec) -> Case:
         box, visible = transform.map_box(obj.box, case.image_size)
         if visible <= 0:
             continue
-        cut = visible < 1 - 1e-9
+        cut = bool(visible < 1 - 1e-9)
         objects.append(
             ExpectedObject(
                 class_name=obj.class_name,
@@ -55,6 +55,7 @@ def make_variant(case: Case, spec: VariantSpec) -> Case:
         variants=(),
         transform=transform,
         variant_of=case.name,
+        xfail=spec.xfail,
     )
 
 

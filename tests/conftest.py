@@ -19,14 +19,17 @@ MODELS = FIXTURES / "models"
 CASES = ROOT / "cases"
 
 
-def shipped_suite(name: str, *, gates: bool = False) -> str:
+def shipped_suite(name: str, *, gates: bool = False, transforms: bool = False) -> str:
     """A shipped case file's text with its fixture paths made absolute, to run elsewhere.
 
-    Without ``gates`` its ``metrics:`` line is dropped, so that every item is a case.
+    Without ``gates`` its ``metrics:`` line is dropped, and without ``transforms`` its ``transforms:``
+    lines (file and cases), so that every item is a plain case.
     """
     text = (CASES / name).read_text().replace("../fixtures/", f"{FIXTURES}/")
-    if not gates:
-        text = "".join(line for line in text.splitlines(keepends=True) if not line.startswith("metrics:"))
+    dropped = () if gates else ("metrics:",)
+    dropped += () if transforms else ("transforms:",)
+    if dropped:
+        text = "".join(line for line in text.splitlines(keepends=True) if not line.lstrip().startswith(dropped))
     return text
 
 
