@@ -127,7 +127,8 @@ def _case(nodeid: str, info, outputs: RunOutputs, verdict: CaseVerdict | None, c
         "outcome": outcome.outcome,
         "message": outcome.message or None,
         "image": suite_key(config, case.image) if case else None,
-        "image_size": list(case.image_size) if case else None,
+        # The judged image's size: a search's verdict may be of a scaled, cropped or padded copy.
+        "image_size": list((verdict.case if verdict is not None else case).image_size) if case else None,
         "tags": list(case.tags) if case else [],
         "model": Path(info.model_spec).name if info.model_spec else None,
         "overlay": suite_key(config, pictures.overlay) if pictures and pictures.overlay else None,
