@@ -30,11 +30,12 @@ from .atomic import write_bytes_atomically
 from .config import BUILT_IN_THRESHOLDS, METRICS, Gate, Thresholds, resolve_model
 from .errors import CaseFileError, ImageError
 from .geometry import RLE, compressed_rle_total, polygon_area, polygons_to_rle, rle_from_counts
+from .search import SearchSpec, parse_search, search_spec
 from .transforms import Transform, parse_transform
 
 TASKS = ("detect", "segment")
-FILE_KEYS = ("version", "model", "task", "predict", "thresholds", "metrics", "transforms", "cases")
-CASE_KEYS = ("name", "image", "tags", "thresholds", "objects", "recorded", "transforms")
+FILE_KEYS = ("version", "model", "task", "predict", "thresholds", "metrics", "transforms", "search", "cases")
+CASE_KEYS = ("name", "image", "tags", "thresholds", "objects", "recorded", "transforms", "search")
 RECORDED_KEYS = ("model", "reviewed")
 OBJECT_KEYS = ("class", "box", "mask", "box_iou", "mask_iou", "crowd")
 THRESHOLD_KEYS = ("box_iou", "mask_iou", "max_extra", "robust_box_iou", "robust_mask_iou")
@@ -138,6 +139,7 @@ class Case:
     transform: Transform | None = None  # set on a variant: the image is ``image`` transformed so
     variant_of: str | None = None  # set on a variant: the name of the case it was made from
     xfail: str | None = None  # set on a variant known to fail: why
+    search: SearchSpec | None = None  # ranges to search for the smallest perturbation that breaks it (search:)
 
     @property
     def awaiting_review(self) -> bool:
@@ -305,6 +307,7 @@ def load_case_file(
     thresholds = fields.thresholds(document.get("thresholds", {}), "thresholds", defaults)
     gates = _gates(fields, document.get("metrics", {}), task)
     transforms = _transforms(fields, document["transforms"]) if "transforms" in document else ()
+    search = parse_search(document["search"], fields.error) if "search" in document else None
 
     raw_cases = document["cases"]
     if not isinstance(raw_cases, list):
@@ -320,7 +323,7 @@ def load_case_file(
                     path, f"duplicate case name (first at cases[{seen[label]}])", case=label, field="name"
                 )
             seen[label] = index
-            case = _case(path, raw, label, model, task, predict, thresholds, transforms)
+            case = _case(path, raw, label, model, task, predict, thresholds, transforms, search)
             cases.append(replace(case, model_sha256=model_sha256))
         except CaseFileError as exc:
             taken = {c.name for c in cases}
@@ -453,6 +456,7 @@ def _case(
     predict: Mapping[str, Any],
     file_thresholds: Thresholds,
     file_transforms: tuple[tuple[Transform, dict, str], ...] = (),
+    file_search: tuple | None = None,
 ) -> Case:
     fields = _Fields(path, label)
     raw = fields.mapping(raw, "", CASE_KEYS)
@@ -504,7 +508,10 @@ def _case(
         )
         for transform, overrides, where in transforms
     )
+    # Likewise a case's own `search:` replaces the file's (`search: {}` opts a case out).
+    search = parse_search(raw["search"], fields.error) if "search" in raw else file_search
     return Case(
+        search=search_spec(search, thresholds),
         variants=variants,
         recorded=recorded,
         name=name,

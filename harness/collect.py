@@ -126,6 +126,8 @@ class CaseFileCollector(pytest.File):
                 continue
             yield self._tagged(CaseItem.from_parent(self, name=case.name, case=case, model_spec=model), case.tags)
             yield from self._variants(case, model)
+            if case.search is not None:
+                yield self._search(case, model)
         has_baseline = run.baseline is not None and run.baseline.suite(suite_key(self.config, self.path))
         if case_file.gates or has_baseline:
             yield SuiteCollector.from_parent(self, name=SUITE_ITEM, case_file=judged, model_spec=model)
@@ -157,6 +159,13 @@ class CaseFileCollector(pytest.File):
                 # Only a quality failure is the expected one; an unreadable image is still an error.
                 item.add_marker(pytest.mark.xfail(reason=spec.xfail, strict=True, raises=CaseFailure))
             yield self._tagged(item, (*case.tags, ROBUSTNESS_MARKER))
+
+    def _search(self, case: Case, model: str) -> pytest.Item:
+        """``CASE[search]``: the smallest perturbation within the case's ``search:`` ranges that breaks it."""
+        from .search import SEARCH_ITEM
+
+        item = SearchItem.from_parent(self, name=f"{case.name}[{SEARCH_ITEM}]", case=case, model_spec=model)
+        return self._tagged(item, (*case.tags, ROBUSTNESS_MARKER))
 
     def _escapes(self, path: Path) -> bool:
         """Whether a file the case file names lies outside pytest's rootdir (and that is not allowed)."""
@@ -294,6 +303,62 @@ class CaseItem(_HarnessItem):
         from .baseline import case_deltas
 
         return [d for d in case_deltas(recorded, verdict) if d.change < -self.run.settings.max_drop]
+
+
+class SearchItem(_HarnessItem):
+    """``CASE[search]``: the smallest perturbation within the case's ``search:`` ranges that breaks it
+    (harness/search.py). Setup searches (a broken image or model is an ERROR); the call fails with the
+    smallest break, its variant's table and overlay, or passes."""
+
+    def __init__(self, *, case: Case, model_spec: str, **kwargs):
+        super().__init__(**kwargs)
+        self.case = case  # the case searched, as collected
+        self.model_spec = model_spec
+        self.result = None
+
+    def reportinfo(self):
+        return self.path, case_line(self.path, self.case.name), self.nodeid.split("::", 1)[-1]
+
+    def setup(self) -> None:
+        if self.case.awaiting_review:
+            from .review import skip_reason
+
+            raise pytest.skip.Exception(skip_reason(self.case), _use_item_location=True)
+        from .search import search_case
+
+        try:
+            self.run.prefetch(self.case, self.model_spec)  # the case's own image is the search's identity
+            self.result = search_case(
+                self.run.judge, self.case, self.model_spec, examples=self.run.settings.search_examples
+            )
+        except HarnessError as exc:
+            pytest.fail(str(exc), pytrace=False)
+
+    def runtest(self) -> None:
+        from .search import search_user_properties
+
+        result = self.result
+        assert result is not None
+        verdict = result.verdict
+        self.run.verdicts[self.nodeid] = verdict  # the smallest break, or the variant that came closest
+        self.user_properties.extend(search_user_properties(result))
+        overlay = self._draw(verdict, failing=result.broke)
+        if result.broke:
+            model = self.run.judge.model(self.model_spec)
+            report = f"{result.headline()}\n{format_verdict(verdict, model_name=model.name)}"
+            if overlay:
+                report += "\n" + overlay
+            point = result.spec.describe(result.exploration.point)
+            raise CaseFailure(report, f"breaks at {point}: {summarize_verdict(verdict)}")
+
+    def _draw(self, verdict: CaseVerdict, *, failing: bool) -> str | None:
+        """The overlay and report pictures of the variant shown, as for a case (harness/outputs.py)."""
+        from .outputs import run_outputs
+
+        outputs = run_outputs(self.config)
+        if outputs is None:
+            return None
+        return outputs.case_judged(self.nodeid, suite_key(self.config, self.case.file), verdict, failing=failing)
 
 
 class SuiteCollector(pytest.Collector):

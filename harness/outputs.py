@@ -190,9 +190,9 @@ class ReportHooks:
         return self.config.stash[OUTPUTS_KEY]
 
     def pytest_itemcollected(self, item: pytest.Item) -> None:
-        from .collect import BaselineItem, BrokenItem, CaseItem, GateItem, suite_key
+        from .collect import BaselineItem, BrokenItem, CaseItem, GateItem, SearchItem, suite_key
 
-        if isinstance(item, CaseItem):
+        if isinstance(item, (CaseItem, SearchItem)):
             info = ItemInfo(suite_key(item.config, item.path), item.name, "case", item.case, item.model_spec)
         elif isinstance(item, BrokenItem):
             info = ItemInfo(suite_key(item.config, item.path), item.name, "case")

@@ -61,6 +61,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="rewrite the expected objects of the selected failing cases from the model's predictions; they "
         "still fail, and are skipped as recorded-not-reviewed until checked with `vision-harness review`",
     )
+    group.addoption(
+        "--harness-search-examples",
+        metavar="N",
+        type=int,
+        default=25,  # harness/search.py's DEFAULT_EXAMPLES, not imported here: it would import numpy for --help
+        help="images each search (search: in case files) judges looking for a break; shrinking a break "
+        "judges at most 4N more (default: 25)",
+    )
     _add_output_options(group)
     parser.addini("harness_model", "model for case files that name none (path relative to the ini file)")
     parser.addini("harness_device", "default inference device, e.g. cpu or cuda:0")
@@ -120,7 +128,10 @@ def pytest_configure(config: pytest.Config) -> None:
     from .session import harness_run
 
     run = harness_run(config)  # validates the options now, so a bad one stops the run before collection
-    config.addinivalue_line("markers", "robustness: a transformed variant of a golden case (transforms: in case files)")
+    config.addinivalue_line(
+        "markers",
+        "robustness: a transformed variant or a search of a golden case (transforms: and search: in case files)",
+    )
     if config.getoption("harness_update") and (getattr(config.option, "numprocesses", None) or 0):
         # Workers would each rewrite the same case files: one update's cases would be lost.
         raise pytest.UsageError("--harness-update writes case files: run it without -n (pytest-xdist)")
@@ -229,19 +240,26 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     if not run.verdicts:
         return
     from .report import format_suite_metrics, summarize_verdict, worst_cases
+    from .search import is_search_node
     from .suites import SuiteResult
 
     write = terminalreporter.write_line
     terminalreporter.section("vision-harness")
+    # A search item's verdict is its smallest break, or the variant that came closest: counted apart.
+    judged = [v for nodeid, v in run.verdicts.items() if not is_search_node(nodeid)]
+    searches = [v for nodeid, v in run.verdicts.items() if is_search_node(nodeid)]
     for what, verdicts in (
-        ("cases judged", [v for v in run.verdicts.values() if v.case.transform is None]),
-        ("transformed variants judged", [v for v in run.verdicts.values() if v.case.transform is not None]),
+        ("cases judged", [v for v in judged if v.case.transform is None]),
+        ("transformed variants judged", [v for v in judged if v.case.transform is not None]),
     ):
         if verdicts or what == "cases judged":
             passed = sum(v.passed for v in verdicts)
             known = sum(not v.passed and v.case.xfail is not None for v in verdicts)
             known_note = f" ({known} known: xfail)" if known else ""
             write(f"{what}: {len(verdicts)}, passed {passed}, failed {len(verdicts) - passed}{known_note}")
+    if searches:
+        held = sum(v.passed for v in searches)
+        write(f"searches: {len(searches)}, held {held}, broke {len(searches) - held}")
     for model in sorted(run.judge.models.used(), key=lambda m: m.spec):
         count, seconds = model.images_predicted, model.seconds_predicting
         rate = f" ({count / seconds:.1f} images/s, batch {model.batch_size})" if seconds else ""

@@ -127,8 +127,9 @@ def _case(nodeid: str, info, outputs: RunOutputs, verdict: CaseVerdict | None, c
         "outcome": outcome.outcome,
         "message": outcome.message or None,
         "image": suite_key(config, case.image) if case else None,
-        "image_size": list(case.image_size) if case else None,
-        "transform": case.transform.id if case and case.transform else None,
+        # The judged image's: a search's verdict may be of a scaled, cropped or padded copy.
+        "image_size": list((verdict.case if verdict is not None else case).image_size) if case else None,
+        "transform": _transform_id(verdict.case if verdict is not None else case),
         "tags": list(case.tags) if case else [],
         "model": Path(info.model_spec).name if info.model_spec else None,
         "overlay": suite_key(config, pictures.overlay) if pictures and pictures.overlay else None,
@@ -137,6 +138,10 @@ def _case(nodeid: str, info, outputs: RunOutputs, verdict: CaseVerdict | None, c
     if verdict is not None:
         record["verdict"] = _verdict(verdict)
     return record
+
+
+def _transform_id(case) -> str | None:
+    return case.transform.id if case is not None and case.transform is not None else None
 
 
 def _verdict(verdict: CaseVerdict) -> dict[str, Any]:

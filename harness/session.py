@@ -40,6 +40,7 @@ class Settings:
     half: bool = False  # --harness-half: FP16 inference
     batch: int | None = None  # --harness-batch: images per forward pass (None: chosen per device)
     prefetch: str = "model"  # which selected cases are predicted together: "model", "file" or "none"
+    search_examples: int = 25  # --harness-search-examples: examples a search judges before it gives up
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
@@ -72,7 +73,11 @@ class Settings:
         batch = config.getoption("harness_batch")
         if batch is not None and batch < 1:
             raise pytest.UsageError(f"--harness-batch {batch}: must be 1 or more")
+        search_examples = config.getoption("harness_search_examples")
+        if search_examples < 1:
+            raise pytest.UsageError(f"--harness-search-examples {search_examples}: must be 1 or more")
         return cls(
+            search_examples=search_examples,
             use_cache=not config.getoption("harness_no_cache"),
             half=bool(config.getoption("harness_half")),
             batch=batch,
