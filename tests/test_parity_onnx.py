@@ -91,7 +91,10 @@ def test_the_shipped_models_exports_are_at_parity_on_the_shipped_suites(pytester
     jsonschema.validate(record, load_schema(), cls=jsonschema.Draft202012Validator)
 
 
-def test_the_weak_model_s_export_fails_parity_with_a_table_and_the_option_overrides_the_file(pytester, onnx_models):
+def test_the_weak_model_s_export_fails_parity_with_a_table_and_the_option_overrides_the_file(
+    pytester, onnx_models, monkeypatch
+):
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(pytester.path / "summary.md"))
     # The file names the good export; --harness-compare-to replaces it with the weak model's.
     pytester.makefile(".yaml", seg=with_compare_to("shapes-seg.yaml", onnx_models["shapes-seg.onnx"]))
     result = pytester.runpytest("--harness-compare-to=" + str(onnx_models["shapes-seg-weak.onnx"]), "-rf")
@@ -111,6 +114,9 @@ def test_the_weak_model_s_export_fails_parity_with_a_table_and_the_option_overri
     result.stdout.fnmatch_lines(["FAILED seg.yaml::scene-001[[]parity[]] - parity: *"])
     result.stdout.fnmatch_lines(["parity shapes-seg.pt against shapes-seg-weak.onnx: 24 cases, passed 3, failed 21; *"])
     assert "hint:" not in result.stdout.str()  # a dynamic export: the input size is not the reason
+    summary = (pytester.path / "summary.md").read_text()
+    assert "Export parity: 21 failed, 0 errors, 3 passed of 24 items; 1 borderline predictions tolerated." in summary
+    assert "| `seg.yaml::scene-001[parity]` | failed | parity: " in summary
     assert "Traceback" not in result.stdout.str()
 
 
