@@ -296,6 +296,15 @@ def test_a_missing_compare_to_file_is_not_checked_when_it_is_overridden(project)
     )  # tools that run nothing
 
 
+def test_recording_into_a_file_does_not_need_its_export(tmp_path):
+    from harness.golden import target
+
+    text = shipped_suite("shapes-detect.yaml").replace("task: detect\n", "task: detect\ncompare_to: gone.onnx\n")
+    (tmp_path / "detect.yaml").write_text(text)
+    model, predict = target(tmp_path / "detect.yaml", None, None)
+    assert model.name == "shapes-detect.pt" and predict["imgsz"] == 256
+
+
 # --- the plugin, with a model compared with itself -------------------------------------------------
 
 
