@@ -139,24 +139,24 @@ def compare_predictions(
             if abs(conf_a - conf_b) > conf:
                 problems.append("conf differs")
             rows.append(ParityRow(class_name, ia[r], ib[c], box, mask, conf_a, conf_b, tuple(problems)))
-        for side, indices, scores_of, taken in (("A", ia, a.scores, set(matched)), ("B", ib, b.scores, None)):
-            taken = taken if taken is not None else set(matched.values())
+        leftovers = (("A", ia, a.scores, set(matched)), ("B", ib, b.scores, set(matched.values())))
+        for side, indices, scores_of, taken in leftovers:
             for k, index in enumerate(indices):
                 if k in taken:
                     continue
                 score = float(scores_of[index])
-                borderline = abs(score - conf_threshold) <= conf
+                borderline = abs(score - conf_threshold) <= conf  # the other model may have had it just below
                 rows.append(
                     ParityRow(
                         class_name,
-                        index if side == "A" else None,
-                        index if side == "B" else None,
-                        None,
-                        None,
-                        score if side == "A" else None,
-                        score if side == "B" else None,
-                        () if borderline else (f"only in {side}",),
-                        borderline,
+                        a=index if side == "A" else None,
+                        b=index if side == "B" else None,
+                        box_iou=None,
+                        mask_iou=None,
+                        conf_a=score if side == "A" else None,
+                        conf_b=score if side == "B" else None,
+                        problems=() if borderline else (f"only in {side}",),
+                        borderline=borderline,
                     )
                 )
     return tuple(rows)
