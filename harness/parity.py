@@ -13,7 +13,7 @@ threshold. Such a prediction is *borderline*: tolerated, counted and reported, n
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -214,20 +214,18 @@ def judge_parity(judge: Judge, case: Case, model_spec: str, compare: CompareTo) 
             field=compare.source,
         )
     predictions = model.predict(case.image, case.predict)
-    compare_predictions_ = other.predict(case.image, case.predict)
+    other_predictions = other.predict(case.image, case.predict)
     threshold = conf_threshold(dict(case.predict))
     rows = compare_predictions(
         predictions,
-        compare_predictions_,
+        other_predictions,
         iou=compare.iou,
         conf=compare.conf,
         conf_threshold=threshold,
         use_masks=model.task == "segment",
     )
-    result = ParityResult(case, model.name, other.name, compare, threshold, predictions, compare_predictions_, rows)
+    result = ParityResult(case, model.name, other.name, compare, threshold, predictions, other_predictions, rows)
     if not result.passed:
-        from dataclasses import replace
-
         result = replace(result, static_input=static_onnx_input(compare.model))
     return result
 
