@@ -141,6 +141,8 @@ def library_versions() -> dict[str, str]:
         "opencv-python-headless",
         "pillow",
         "pycocotools",
+        "onnxruntime",  # runs ONNX models (export parity, or an ONNX model as the model itself)
+        "onnxruntime-gpu",
     ):
         try:
             versions[package] = metadata.version(package)

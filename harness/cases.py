@@ -27,14 +27,26 @@ from typing import Any
 import yaml
 
 from .atomic import write_bytes_atomically
-from .config import BUILT_IN_THRESHOLDS, METRICS, Gate, Thresholds, resolve_model
+from .config import BUILT_IN_THRESHOLDS, METRICS, CompareTo, Gate, Thresholds, resolve_model
 from .errors import CaseFileError, ImageError
 from .geometry import RLE, compressed_rle_total, polygon_area, polygons_to_rle, rle_from_counts
 from .search import SearchSpec, parse_search, search_spec
 from .transforms import Transform, parse_transform
 
 TASKS = ("detect", "segment")
-FILE_KEYS = ("version", "model", "task", "predict", "thresholds", "metrics", "transforms", "search", "cases")
+FILE_KEYS = (
+    "version",
+    "model",
+    "task",
+    "predict",
+    "thresholds",
+    "metrics",
+    "compare_to",
+    "transforms",
+    "search",
+    "cases",
+)
+COMPARE_TO_KEYS = ("model", "iou", "conf")
 CASE_KEYS = ("name", "image", "tags", "thresholds", "objects", "recorded", "transforms", "search")
 RECORDED_KEYS = ("model", "reviewed")
 OBJECT_KEYS = ("class", "box", "mask", "box_iou", "mask_iou", "crowd")
@@ -168,6 +180,7 @@ class CaseFile:
     cases: tuple[Case | BrokenCase, ...]
     gates: tuple[Gate, ...] = ()
     model_sha256: str | None = None
+    compare_to: CompareTo | None = None  # export parity: a second model of the same weights
 
 
 def _read_only(values: dict) -> MappingProxyType:
@@ -270,9 +283,12 @@ def load_case_file(
     defaults: Thresholds = BUILT_IN_THRESHOLDS,
     check_model: bool = True,
     parse_cache: Path | None = None,
+    check_compare_to: bool | None = None,
 ) -> CaseFile:
     """Read and validate a case file. With ``parse_cache`` (a folder), YAML parsed once is kept there,
     by the text's sha256, so that an unchanged file is not parsed again (big suites collect faster).
+    ``check_model`` and ``check_compare_to`` (which follows ``check_model`` unless given) say whether
+    the files named by ``model`` and ``compare_to`` must exist.
 
     Raises:
         CaseFileError: the file as a whole is unusable. Errors inside one case are returned as a
@@ -308,6 +324,10 @@ def load_case_file(
     gates = _gates(fields, document.get("metrics", {}), task)
     transforms = _transforms(fields, document["transforms"]) if "transforms" in document else ()
     search = parse_search(document["search"], fields.error) if "search" in document else None
+    check_compare_to = check_model if check_compare_to is None else check_compare_to
+    compare_to = (
+        _compare_to(fields, document["compare_to"], path, check_compare_to) if "compare_to" in document else None
+    )
 
     raw_cases = document["cases"]
     if not isinstance(raw_cases, list):
@@ -328,7 +348,7 @@ def load_case_file(
         except CaseFileError as exc:
             taken = {c.name for c in cases}
             cases.append(BrokenCase(label if label not in taken else f"cases[{index}]", exc, _named_image(path, raw)))
-    return CaseFile(path, model, task, predict, thresholds, tuple(cases), gates, model_sha256)
+    return CaseFile(path, model, task, predict, thresholds, tuple(cases), gates, model_sha256, compare_to)
 
 
 def _named_image(path: Path, raw: Any) -> Path | None:
@@ -419,6 +439,31 @@ def _model(fields: _Fields, value: Any, path: Path, check: bool) -> tuple[str | 
         return resolve_model(fields.string(value, where), path.parent, must_exist=check), sha256
     except FileNotFoundError as exc:
         raise fields.error(where, str(exc)) from None
+
+
+def _compare_to(fields: _Fields, value: Any, path: Path, check: bool) -> CompareTo:
+    """``compare_to: PATH`` or ``compare_to: {model: PATH, iou: X, conf: Y}``: export parity."""
+    where = "compare_to"
+    tolerances: dict[str, float] = {}
+    if isinstance(value, dict):
+        value = fields.mapping(value, "compare_to", COMPARE_TO_KEYS)
+        if "model" not in value:
+            raise fields.error(
+                "compare_to.model", "missing: the second model (e.g. an ONNX export), relative to the case file"
+            )
+        for key in ("iou", "conf"):
+            if key in value:
+                tolerances[key] = fields.number(value[key], f"compare_to.{key}", low=0.0, high=1.0)
+        value, where = value["model"], "compare_to.model"
+    elif not isinstance(value, str):
+        raise fields.error(
+            "compare_to", f"expected a model path or {{model: PATH, iou: X, conf: Y}}, got {_describe(value)}"
+        )
+    try:
+        model = resolve_model(fields.string(value, where), path.parent, must_exist=check)
+    except FileNotFoundError as exc:
+        raise fields.error(where, str(exc)) from None
+    return CompareTo(model, **tolerances)
 
 
 def _predict(fields: _Fields, value: Any) -> dict:

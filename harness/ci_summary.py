@@ -28,6 +28,7 @@ def step_summary(record: dict[str, Any]) -> str:
         f"{failed_gates} of {len(gates)} gates failed.",
         "",
     ]
+    lines += _parity(record.get("parity") or [])
     for model in record["models"]:
         sha = (model["sha256"] or "-")[:12]
         lines.append(f"Model `{model['name']}` ({model['task']}, sha256 `{sha}`), device `{model['device']}`.")
@@ -59,6 +60,25 @@ def step_summary(record: dict[str, Any]) -> str:
             lines.append(f"| `{case['node_id']}` | {case['outcome']} | {iou} | {_escape(summary)} |")
         lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def _parity(items: list[dict[str, Any]]) -> list[str]:
+    """Export parity (``CASE[parity]`` items): the counts, then the failing items."""
+    if not items:
+        return []
+    count = {outcome: sum(item["outcome"] == outcome for item in items) for outcome in ("failed", "error", "passed")}
+    borderline = sum(item["result"]["borderline"] for item in items if item["result"])
+    lines = [
+        f"Export parity: {count['failed']} failed, {count['error']} errors, {count['passed']} passed of "
+        f"{len(items)} items; {borderline} borderline predictions tolerated.",
+        "",
+    ]
+    bad = [item for item in items if item["outcome"] in ("failed", "error")][:WORST_CASES]
+    if bad:
+        lines += ["| parity | status | summary |", "|---|---|---|"]
+        lines += [f"| `{item['node_id']}` | {item['outcome']} | {_escape(item['message'] or '')} |" for item in bad]
+        lines.append("")
+    return lines
 
 
 def append_step_summary(record: dict[str, Any], path: Path) -> None:

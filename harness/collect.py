@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from .cases import SUITE_ITEM, BrokenCase, Case, CaseFile, CaseFileError, load_case_file
-from .config import Gate
+from .config import CompareTo, Gate
 from .errors import HarnessError
 from .inventory import remember_case_file
 from .matching import CaseVerdict
@@ -95,6 +95,8 @@ class CaseFileCollector(pytest.File):
                 defaults=settings.thresholds,
                 check_model=not settings.model_override,
                 parse_cache=run.parse_cache,
+                # Replaced, or not used: --harness-model skips parity with the file's compare_to.
+                check_compare_to=not (settings.compare_override or settings.model_override),
             )
             if not case_file.cases:
                 raise CaseFileError(self.path, "no cases: list at least one, or delete the file", field="cases")
@@ -107,6 +109,7 @@ class CaseFileCollector(pytest.File):
                 )
             if not settings.model_override and case_file.model and self._escapes(Path(case_file.model)):
                 raise CaseFileError(self.path, self._escape_message(case_file.model), field="model")
+            compare, skip_parity = self._compare_to(case_file)
         except CaseFileError as exc:
             yield BrokenItem.from_parent(self, name="[file]", error=exc)
             return
@@ -125,6 +128,11 @@ class CaseFileCollector(pytest.File):
                 yield BrokenItem.from_parent(self, name=case.name, error=case.error)
                 continue
             yield self._tagged(CaseItem.from_parent(self, name=case.name, case=case, model_spec=model), case.tags)
+            if compare is not None:
+                parity = ParityItem.from_parent(
+                    self, name=f"{case.name}[parity]", case=case, model_spec=model, compare=compare, skip=skip_parity
+                )
+                yield self._tagged(parity, case.tags)
             yield from self._variants(case, model)
             if case.search is not None:
                 yield self._search(case, model)
@@ -166,6 +174,25 @@ class CaseFileCollector(pytest.File):
 
         item = SearchItem.from_parent(self, name=f"{case.name}[{SEARCH_ITEM}]", case=case, model_spec=model)
         return self._tagged(item, (*case.tags, ROBUSTNESS_MARKER))
+
+    def _compare_to(self, case_file: CaseFile) -> tuple[CompareTo | None, str | None]:
+        """The model whose predictions must match the model's (export parity), if any, and why the
+        parity items are skipped, if they are."""
+        settings = harness_run(self.config).settings
+        compare = case_file.compare_to
+        if settings.compare_override:
+            tolerances = {"iou": compare.iou, "conf": compare.conf} if compare else {}
+            return CompareTo(settings.compare_override, **tolerances, source="--harness-compare-to"), None
+        if compare is None:
+            return None, None
+        if self._escapes(Path(compare.model)):
+            raise CaseFileError(self.path, self._escape_message(compare.model), field="compare_to")
+        if settings.model_override:
+            return compare, (
+                f"--harness-model replaces the model, and compare_to ({Path(compare.model).name}) is no export of "
+                "it: give the candidate's export with --harness-compare-to"
+            )
+        return compare, None
 
     def _escapes(self, path: Path) -> bool:
         """Whether a file the case file names lies outside pytest's rootdir (and that is not allowed)."""
@@ -417,3 +444,41 @@ class BaselineItem(_SuiteItem):
             summary += f"{dropped[0].change:+.4f})"
             lines = [summary, f"{key}: model {self.result.model.name} against baseline {run.baseline.path}"]
             raise CaseFailure("\n".join(lines + format_deltas(deltas, max_drop, limit=20)), summary)
+
+
+class ParityItem(_HarnessItem):
+    """``CASE[parity]``: the case's image predicted by the model and by its ``compare_to`` model (an
+    export of the same weights), whose predictions must match one-to-one (see harness/parity.py).
+
+    It needs no expected objects, so it runs for cases that wait for review too."""
+
+    def __init__(self, *, case: Case, model_spec: str, compare: CompareTo, skip: str | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.case = case
+        self.model_spec = model_spec
+        self.compare = compare
+        self.compare_spec = None if skip else compare.model  # what the session predicts ahead for it
+        self.skip = skip
+        self.result = None  # the ParityResult, once set up
+
+    def reportinfo(self):
+        return self.path, case_line(self.path, self.case.name), self.nodeid.split("::", 1)[-1]
+
+    def setup(self) -> None:
+        if self.skip:
+            raise pytest.skip.Exception(self.skip, _use_item_location=True)
+        from .parity import judge_parity
+
+        try:
+            self.run.prefetch(self.case, self.model_spec)
+            self.run.prefetch(self.case, self.compare.model)
+            self.result = judge_parity(self.run.judge, self.case, self.model_spec, self.compare)
+        except HarnessError as exc:
+            pytest.fail(str(exc), pytrace=False)
+
+    def runtest(self) -> None:
+        from .parity import format_parity, summarize_parity
+
+        self.run.parity[self.nodeid] = self.result
+        if not self.result.passed:
+            raise CaseFailure(format_parity(self.result), summarize_parity(self.result))

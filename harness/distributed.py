@@ -19,6 +19,7 @@ def worker_payload(run: HarnessRun, golden_lines: list[str]) -> bytes | str:
     worker's exception unseen)."""
     models = [model.usage() for model in run.judge.models.used()] if run.judge_started else []
     state = {"verdicts": run.verdicts, "case_files": run.case_files, "models": models, "golden": golden_lines}
+    state["parity"] = run.parity
     try:
         return pickle.dumps(state)
     except Exception as exc:  # reported by the controller instead
@@ -35,6 +36,7 @@ def merge_worker_payload(run: HarnessRun, payload: bytes | str) -> None:
     for nodeid, verdict in state["verdicts"].items():
         run.verdicts[nodeid] = verdict
         run.judge.remember(verdict, spec_of_file[str(verdict.case.file)])
+    run.parity.update(state["parity"])
     for usage in state["models"]:
         run.judge.model(usage["spec"]).absorb(usage)
     # Every worker collects every file and the same selection, so any worker's lines are the run's.

@@ -65,7 +65,7 @@ def target(out: Path, model: str | None, predict: Mapping[str, Any] | None) -> t
     from .config import resolve_model
 
     if out.exists():
-        case_file = load_case_file(out)
+        case_file = load_case_file(out, check_compare_to=False)  # recording does not use the export
         if predict:
             raise CaseFileError(out, "the file sets its own predict arguments: edit them there", field="predict")
         spec = resolve_model(model, Path.cwd()) if model else case_file.model
@@ -155,7 +155,7 @@ def add_cases(
 def _existing(out: Path, model: ModelInfo) -> CaseDocument:
     from .cases import load_case_file
 
-    case_file = load_case_file(out)
+    case_file = load_case_file(out, check_compare_to=False)
     if case_file.model and Path(case_file.model).resolve() != Path(model.spec).resolve():
         raise CaseFileError(
             out,

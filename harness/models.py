@@ -9,7 +9,9 @@ is the only way to compare masks pixel for pixel with the ground truth.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -219,7 +221,8 @@ class Model:
             try:
                 from ultralytics import YOLO
 
-                yolo = YOLO(self.spec)
+                with _quiet_ultralytics():
+                    yolo = YOLO(self.spec)
             except Exception as exc:  # Ultralytics raises many kinds; all mean "cannot load"
                 self._load_error = ModelError(f"cannot load model {self.spec}: {_first_line(exc)}")
                 raise self._load_error from None
@@ -245,13 +248,14 @@ class Model:
         extra = {"device": self.device} if self.device else {}
         started = time.perf_counter()
         try:
-            results = model.predict(
-                images,  # a list is one batch
-                verbose=False,
-                retina_masks=True,
-                **extra,
-                **arguments,
-            )
+            with _quiet_ultralytics():
+                results = model.predict(
+                    images,  # a list is one batch
+                    verbose=False,
+                    retina_masks=True,
+                    **extra,
+                    **arguments,
+                )
         except Exception as exc:
             first = _describe_source(sources[0])
             where = first if len(sources) == 1 else f"a batch of {len(sources)} images from {first}"
@@ -351,6 +355,21 @@ class ModelPool:
     def used(self) -> list[Model]:
         """Models that predicted or answered from the cache in this session."""
         return [m for m in self._models.values() if m.images_predicted or m.images_from_cache]
+
+
+@contextlib.contextmanager
+def _quiet_ultralytics():
+    """Ultralytics' INFO lines muted while it loads or runs a model: loading an exported model logs
+    "Loading x.onnx for ONNX Runtime inference...", which pytest would show under a failing case.
+    Warnings still show."""
+    from ultralytics.utils import LOGGER
+
+    level = LOGGER.level
+    LOGGER.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        LOGGER.setLevel(level)
 
 
 def _first_line(exc: BaseException) -> str:

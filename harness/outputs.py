@@ -77,7 +77,7 @@ class ItemInfo:
 
     suite: str
     name: str
-    kind: str  # case | suite
+    kind: str  # case | suite | parity
     case: Case | None = None
     model_spec: str | None = None
 
@@ -190,10 +190,12 @@ class ReportHooks:
         return self.config.stash[OUTPUTS_KEY]
 
     def pytest_itemcollected(self, item: pytest.Item) -> None:
-        from .collect import BaselineItem, BrokenItem, CaseItem, GateItem, SearchItem, suite_key
+        from .collect import BaselineItem, BrokenItem, CaseItem, GateItem, ParityItem, SearchItem, suite_key
 
         if isinstance(item, (CaseItem, SearchItem)):
             info = ItemInfo(suite_key(item.config, item.path), item.name, "case", item.case, item.model_spec)
+        elif isinstance(item, ParityItem):
+            info = ItemInfo(suite_key(item.config, item.path), item.name, "parity", item.case, item.model_spec)
         elif isinstance(item, BrokenItem):
             info = ItemInfo(suite_key(item.config, item.path), item.name, "case")
         elif isinstance(item, (GateItem, BaselineItem)):

@@ -69,6 +69,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="images each search (search: in case files) judges looking for a break; shrinking a break "
         "judges at most 4N more (default: 25)",
     )
+    group.addoption(
+        "--harness-compare-to",
+        metavar="PATH",
+        help="export parity: add a CASE[parity] item to every case, failing unless this model (e.g. a fresh "
+        "`yolo export format=onnx dynamic=True` of the same weights) predicts the same objects as the model, "
+        "pair by pair; replaces the case files' compare_to, keeping their tolerances (see README, Export parity)",
+    )
     _add_output_options(group)
     parser.addini("harness_model", "model for case files that name none (path relative to the ini file)")
     parser.addini("harness_device", "default inference device, e.g. cpu or cuda:0")
@@ -236,6 +243,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     if lines:
         terminalreporter.section("vision-harness golden cases")
         for line in lines:
+            terminalreporter.write_line(line)
+    if run.parity:
+        from .parity import parity_summary
+
+        terminalreporter.section("vision-harness export parity")
+        for line in parity_summary(run):
             terminalreporter.write_line(line)
     if not run.verdicts:
         return

@@ -21,6 +21,7 @@ from .atomic import write_text_atomically
 if TYPE_CHECKING:
     from .matching import CaseVerdict
     from .outputs import RunOutputs
+    from .parity import ParityResult
     from .session import HarnessRun
 
 SCHEMA_ID = "vision-harness/run-record"
@@ -111,6 +112,11 @@ def run_record(run: HarnessRun, outputs: RunOutputs, config: pytest.Config, *, e
             {"key": key, "metrics": _numbers(metrics.flat())} for key, metrics in run.directory_metrics.items()
         ],
         "cases": cases,
+        "parity": [
+            _parity(nodeid, info, outputs, run.parity.get(nodeid))
+            for nodeid, info in outputs.items.items()
+            if info.kind == "parity" and nodeid in outputs.outcomes
+        ],
     }
 
 
@@ -142,6 +148,37 @@ def _case(nodeid: str, info, outputs: RunOutputs, verdict: CaseVerdict | None, c
 
 def _transform_id(case) -> str | None:
     return case.transform.id if case is not None and case.transform is not None else None
+
+
+def _parity(nodeid: str, info, outputs: RunOutputs, result: ParityResult | None) -> dict[str, Any]:
+    """An export parity item (``CASE[parity]``): its outcome and, when it ran, the figures."""
+    from .parity import summarize_parity
+
+    outcome = outputs.outcomes[nodeid]
+    record: dict[str, Any] = {
+        "node_id": nodeid,
+        "suite": info.suite,
+        "name": info.name,
+        "outcome": outcome.outcome,
+        "message": outcome.message or None,
+        "model": Path(info.model_spec).name if info.model_spec else None,
+        "result": None,
+    }
+    if result is not None:
+        record["result"] = {
+            "compare_model": result.compare_model,
+            "min_iou": result.compare.iou,
+            "conf_tolerance": result.compare.conf,
+            "conf_threshold": result.conf_threshold,
+            "passed": result.passed,
+            "summary": summarize_parity(result),
+            "pairs": result.pairs,
+            "worst_iou": _number(result.worst_iou),
+            "max_conf_difference": _number(result.max_conf_difference),
+            "unmatched": result.unmatched,
+            "borderline": len(result.borderline),
+        }
+    return record
 
 
 def _verdict(verdict: CaseVerdict) -> dict[str, Any]:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from .cases import Case, CaseFile
     from .matching import CaseVerdict
     from .metrics import SuiteMetrics
+    from .parity import ParityResult
     from .suites import Judge, SuiteResult
 
 DEFAULT_FILE_PATTERNS = ("*.yaml", "*.yml")
@@ -41,6 +42,7 @@ class Settings:
     batch: int | None = None  # --harness-batch: images per forward pass (None: chosen per device)
     prefetch: str = "model"  # which selected cases are predicted together: "model", "file" or "none"
     search_examples: int = 25  # --harness-search-examples: examples a search judges before it gives up
+    compare_override: str | None = None  # --harness-compare-to: the parity model of every case file
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
@@ -69,6 +71,7 @@ class Settings:
         max_drop = config.getoption("harness_max_drop")
         if not 0 <= max_drop <= 1:
             raise pytest.UsageError(f"--harness-max-drop {max_drop}: must be in [0, 1]")
+        compare = config.getoption("harness_compare_to")
         save = config.getoption("harness_save_baseline")
         batch = config.getoption("harness_batch")
         if batch is not None and batch < 1:
@@ -82,6 +85,7 @@ class Settings:
             half=bool(config.getoption("harness_half")),
             batch=batch,
             prefetch=_prefetch_scope(config),
+            compare_override=_model_spec(compare, Path.cwd(), "--harness-compare-to") if compare else None,
             save_baseline=Path(save) if save else None,
             baseline=Path(baseline) if baseline else None,
             max_drop=max_drop,
@@ -127,6 +131,7 @@ class HarnessRun:
     cache_dir: Callable[[], Path] | None = None  # pytest's cache directory for predictions, made on first use
     selected: list[pytest.Item] = field(default_factory=list)  # the items this process may run
     worker_golden_lines: list[str] = field(default_factory=list)  # unused images etc., from xdist workers
+    parity: dict[str, ParityResult] = field(default_factory=dict)  # export parity results, by node id
     _prefetched: set[tuple[str, str]] = field(default_factory=set)
     _baseline: Baseline | None = None
     _judge: Judge | None = None
@@ -175,9 +180,10 @@ class HarnessRun:
         cases = [
             item.case
             for item in self.selected
-            if getattr(item, "model_spec", None) == model_spec
+            if model_spec in (getattr(item, "model_spec", None), getattr(item, "compare_spec", None))
             and hasattr(item, "case")
-            and not item.case.awaiting_review  # skipped: nothing to predict
+            # skipped: nothing to predict; but export parity (a compare_spec) needs no reviewed expectations
+            and (not item.case.awaiting_review or getattr(item, "compare_spec", None) is not None)
             and (scope != "file" or item.case.file == case.file)
         ]
         self.judge.prefetch(cases, model_spec)
