@@ -121,8 +121,10 @@ def add_cases(
     if out.exists():
         document = _existing(out, model)
     else:
-        if not out.parent.is_dir():
-            raise HarnessError(f"{out}: the folder {out.parent} does not exist")
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)  # `--out cases/new.yaml` in a fresh project
+        except OSError as exc:
+            raise HarnessError(f"{out}: cannot make the folder {out.parent}: {exc.strerror}") from None
         document = new_document(
             out, model=relative(Path(model.spec), out.parent), task=model.task, predict=predict, header=header
         )

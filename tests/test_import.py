@@ -312,3 +312,12 @@ def test_cases_are_added_to_a_pinned_file_only_from_the_pinned_model(tmp_path, m
     (tmp_path / "cases.yaml").write_text("model: {path: model.pt, sha256: " + pinned + "}\ncases: []\n")
     assert cli(["new", "a.png", "--out", "cases.yaml"]) == 0
     assert yaml.safe_load((tmp_path / "cases.yaml").read_text())["cases"][0]["name"] == "a"
+
+
+def test_new_makes_the_folder_of_a_new_case_file(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(MODELS / "shapes-detect.pt", tmp_path / "model.pt")
+    shutil.copy(FIXTURES / "images" / "golden-001.png", tmp_path / "a.png")
+    assert cli(["new", "a.png", "--model", "model.pt", "--out", "suites/street/cases.yaml"]) == 0
+    document = yaml.safe_load((tmp_path / "suites" / "street" / "cases.yaml").read_text())
+    assert document["model"] == "../../model.pt" and document["cases"][0]["image"] == "../../a.png"
