@@ -13,6 +13,11 @@ cost of starting pytest on an empty folder (with every plugin installed in this 
 which no pytest plugin can go below, and what the cold run costs per image beyond the plain loop.
 --generated N runs a generated suite of N unique seg images (bench/generated_suite.py) instead,
 where per-image costs dominate.
+
+By default both sides leave out the transformed variants (`transforms:`): pytest runs with
+`-m "not robustness"`, the plain loop predicts each case's own image. With --variants, pytest runs
+every item, and the plain loop also predicts each variant's picture, made in memory with the same
+transform (numpy arrays in BGR, as a plain script would hand them to Ultralytics).
 """
 
 from __future__ import annotations
@@ -32,15 +37,24 @@ sys.path.insert(0, str(ROOT / "bench"))
 PLAIN_LOOP = """
 import sys
 from pathlib import Path
+import numpy as np
+from PIL import Image
 from ultralytics import YOLO
 from harness.cases import Case, load_case_file
 
-for name in sys.argv[1:]:
+variants = sys.argv[1] == "variants"
+for name in sys.argv[2:]:
     case_file = load_case_file(Path(name))
     model = YOLO(case_file.model)
-    images = dict.fromkeys(case.image for case in case_file.cases if isinstance(case, Case))
-    for image in images:
+    cases = [case for case in case_file.cases if isinstance(case, Case)]
+    for image in dict.fromkeys(case.image for case in cases):
         model.predict(str(image), verbose=False, retina_masks=True, **case_file.predict)
+    if variants:
+        for case in cases:
+            rgb = np.asarray(Image.open(case.image).convert("RGB"))
+            for spec in case.variants:
+                bgr = np.ascontiguousarray(spec.transform.apply_image(rgb)[..., ::-1])
+                model.predict(bgr, verbose=False, retina_masks=True, **case_file.predict)
 """
 
 
@@ -58,6 +72,7 @@ def main() -> None:
     parser.add_argument("--cases", type=Path, default=ROOT / "cases")
     parser.add_argument("--generated", type=int, metavar="N", help="use a generated suite of N seg cases")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--variants", action="store_true", help="include the transformed variants, both sides")
     parser.add_argument(
         "--pytest-args",
         default="",
@@ -80,9 +95,13 @@ def main() -> None:
     files = sorted(str(p) for p in folder.glob("*.yaml"))
     from harness.cases import Case, load_case_file
 
-    images = sum(len({c.image for c in load_case_file(Path(f)).cases if isinstance(c, Case)}) for f in files)
-    # The plain loop predicts each case's own image: leave out the transformed variants (transforms:).
-    pytest = [sys.executable, "-m", "pytest", "-q", "-o", "harness_allow_outside_root=true", "-m", "not robustness"]
+    loaded = [[c for c in load_case_file(Path(f)).cases if isinstance(c, Case)] for f in files]
+    images = sum(len({c.image for c in cases}) for cases in loaded)
+    if args.variants:
+        images += sum(len(c.variants) for cases in loaded for c in cases)
+    pytest = [sys.executable, "-m", "pytest", "-q", "-o", "harness_allow_outside_root=true"]
+    if not args.variants:
+        pytest += ["-m", "not robustness"]  # the plain loop predicts each case's own image only
     pytest += args.pytest_args.split()
     times: dict[str, list[float]] = {"plain loop": [], "harness cold": [], "harness warm": [], "bare pytest": []}
     with tempfile.TemporaryDirectory() as scratch:
@@ -90,14 +109,16 @@ def main() -> None:
         empty.mkdir()
         for repeat in range(args.repeats):
             cache = f"cache_dir={scratch}/cache-{repeat}"
-            times["plain loop"].append(wall([sys.executable, "-c", PLAIN_LOOP, *files], ROOT))
+            which = "variants" if args.variants else "plain"
+            times["plain loop"].append(wall([sys.executable, "-c", PLAIN_LOOP, which, *files], ROOT))
             times["harness cold"].append(wall([*pytest, "-o", cache, *files], ROOT))
             times["harness warm"].append(wall([*pytest, "-o", cache, *files], ROOT))
             times["bare pytest"].append(wall([*pytest, "-p", "no:cacheprovider", str(empty)], ROOT))
 
     median = {name: statistics.median(values) for name, values in times.items()}
     plain = median["plain loop"]
-    print(f"{len(files)} case files, {images} images, {args.repeats} runs each (median wall time, whole process)")
+    kind = "images, transformed variants included" if args.variants else "images"
+    print(f"{len(files)} case files, {images} {kind}, {args.repeats} runs each (median wall time, whole process)")
     for name, seconds in median.items():
         print(f"  {name:<13} {seconds:7.2f} s   {seconds / plain:5.2f}x the plain loop")
     extra = (median["harness cold"] - plain) / images * 1000

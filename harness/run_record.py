@@ -123,15 +123,10 @@ def run_record(run: HarnessRun, outputs: RunOutputs, config: pytest.Config, *, e
 def _case(nodeid: str, info, outputs: RunOutputs, verdict: CaseVerdict | None, config: pytest.Config) -> dict[str, Any]:
     from .collect import suite_key  # a path relative to the rootdir, as suite keys are
 
-    outcome = outputs.outcomes[nodeid]
     pictures = outputs.pictures.get(nodeid)
     case = info.case
     record: dict[str, Any] = {
-        "node_id": nodeid,
-        "suite": info.suite,
-        "name": info.name,
-        "outcome": outcome.outcome,
-        "message": outcome.message or None,
+        **_item_fields(nodeid, info, outputs),
         "image": suite_key(config, case.image) if case else None,
         # The judged image's: a search's verdict may be of a scaled, cropped or padded copy.
         "image_size": list((verdict.case if verdict is not None else case).image_size) if case else None,
@@ -146,6 +141,18 @@ def _case(nodeid: str, info, outputs: RunOutputs, verdict: CaseVerdict | None, c
     return record
 
 
+def _item_fields(nodeid: str, info, outputs: RunOutputs) -> dict[str, Any]:
+    """What every item's record starts with: where it is, and how it ended."""
+    outcome = outputs.outcomes[nodeid]
+    return {
+        "node_id": nodeid,
+        "suite": info.suite,
+        "name": info.name,
+        "outcome": outcome.outcome,
+        "message": outcome.message or None,
+    }
+
+
 def _transform_id(case) -> str | None:
     return case.transform.id if case is not None and case.transform is not None else None
 
@@ -154,13 +161,8 @@ def _parity(nodeid: str, info, outputs: RunOutputs, result: ParityResult | None)
     """An export parity item (``CASE[parity]``): its outcome and, when it ran, the figures."""
     from .parity import summarize_parity
 
-    outcome = outputs.outcomes[nodeid]
     record: dict[str, Any] = {
-        "node_id": nodeid,
-        "suite": info.suite,
-        "name": info.name,
-        "outcome": outcome.outcome,
-        "message": outcome.message or None,
+        **_item_fields(nodeid, info, outputs),
         "model": Path(info.model_spec).name if info.model_spec else None,
         "result": None,
     }
