@@ -73,7 +73,8 @@ class Updater:
         from .collect import CaseItem
 
         for item in items:
-            if isinstance(item, CaseItem):
+            # A transformed variant's expectations are its case's, moved: only the case itself is rewritten.
+            if isinstance(item, CaseItem) and item.case.transform is None:
                 self.selected.setdefault(item.case.file, []).append(item)
 
     def update(self, item: CaseItem) -> CaseChange:

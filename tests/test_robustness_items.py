@@ -139,3 +139,16 @@ def test_a_failing_variant_reports_its_table_and_overlay_and_update_leaves_the_f
     (case,) = [c for c in record["cases"] if c["name"] == "scene-001[rot90]"]
     assert (case["transform"], case["image"].endswith("golden-001.png"), case["outcome"]) == ("rot90", True, "failed")
     assert path.read_bytes() == before  # a variant's expectations are its case's: --harness-update never rewrites them
+
+
+def test_update_rewrites_the_failing_cases_of_a_file_with_variants_and_never_from_a_variant(pytester):
+    suite = with_transforms(shipped_suite("shapes-seg.yaml"), "transforms: [rot90]\n")
+    path = pytester.makefile(".yaml", shapes=suite)
+    weak = f"--harness-model={MODELS / 'shapes-seg-weak.pt'}"
+    result = pytester.runpytest(weak, "--harness-update", "-p", "no:cacheprovider")
+    assert not [line for line in result.outlines if "could not write" in line]
+    failed_cases = [line for line in result.outlines if line.startswith("FAILED") and "[" not in line.split("::")[1]]
+    rewritten = path.read_text().count("reviewed: false")
+    assert rewritten == len(failed_cases) > 0
+    again = pytester.runpytest(weak, "-p", "no:cacheprovider", "-m", "not robustness")
+    assert again.parseoutcomes().get("skipped") == rewritten  # recorded, waiting for review
