@@ -97,7 +97,9 @@ def test_the_weak_model_s_export_fails_parity_with_a_table_and_the_option_overri
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(pytester.path / "summary.md"))
     # The file names the good export; --harness-compare-to replaces it with the weak model's.
     pytester.makefile(".yaml", seg=with_compare_to("shapes-seg.yaml", onnx_models["shapes-seg.onnx"]))
-    result = pytester.runpytest("--harness-compare-to=" + str(onnx_models["shapes-seg-weak.onnx"]), "-rf")
+    result = pytester.runpytest(
+        "--harness-compare-to=" + str(onnx_models["shapes-seg-weak.onnx"]), "-rf", "--harness-report=report.html"
+    )
     # Every case still passes (the model itself is unchanged); every parity item of an image with
     # objects fails, and the three empty scenes, where neither model finds anything, pass.
     result.assert_outcomes(passed=24 + 3, failed=21)
@@ -118,6 +120,29 @@ def test_the_weak_model_s_export_fails_parity_with_a_table_and_the_option_overri
     assert "Export parity: 21 failed, 0 errors, 3 passed of 24 items; 1 borderline predictions tolerated." in summary
     assert "| `seg.yaml::scene-001[parity]` | failed | parity: " in summary
     assert "Traceback" not in result.stdout.str()
+    _check_report_in_a_browser(pytester.path / "report.html", failed=21, passed=3)
+
+
+def _check_report_in_a_browser(report: Path, *, failed: int, passed: int) -> None:
+    """The HTML report lists the parity items, failing ones first, and its banner counts them."""
+    from browser import chromium, missing_browser
+
+    reason = missing_browser()
+    if reason is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"the browser check must run in CI: {reason}")
+        return  # the rest of the test still ran; tests/test_report_browser.py skips visibly
+    with chromium() as browser:
+        page = browser.new_page()
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(report.as_uri())
+        page.wait_for_selector("body[data-ready=true]")
+        assert page.is_visible("#parity-section") and not errors
+        outcomes = page.eval_on_selector_all("#parity tbody tr", "rows => rows.map(r => r.dataset.outcome)")
+        assert outcomes == ["failed"] * failed + ["passed"] * passed
+        assert f"{failed} of {failed + passed} parity items failed" in page.inner_text("#banner")
+        assert "shapes-seg-weak.onnx" in page.inner_text("#parity tbody tr:first-child")
 
 
 def test_a_static_export_breaks_parity_and_the_report_says_why(pytester, onnx_models):

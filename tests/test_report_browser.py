@@ -67,6 +67,7 @@ def test_report_of_the_weak_models_in_a_real_browser(browser, weak_report, tmp_p
     for model in record["models"]:
         assert model["sha256"] in identity and model["name"] in identity
     assert page.locator(".suite").count() == 2
+    assert not page.is_visible("#parity-section")  # no compare_to: no parity table
     assert page.locator("table.gates .badge.failed").count() == 6
 
     # Every case is a row; failing ones come first, and their overlays render.
