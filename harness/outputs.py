@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+XFAIL_MESSAGE = "expected failure (xfail): "  # an expected failure's message in the records (pytest: skipped)
+
 if TYPE_CHECKING:
     from .cases import Case
     from .matching import CaseVerdict
@@ -214,7 +216,7 @@ class ReportHooks:
             self.outputs.outcomes.setdefault(report.nodeid, Outcome("passed"))
         elif report.skipped:
             reason = getattr(report, "wasxfail", None)  # pytest reports an expected failure as skipped
-            message = f"expected failure (xfail): {reason}" if reason else _first_line(report.longreprtext)
+            message = f"{XFAIL_MESSAGE}{reason}" if reason else _first_line(report.longreprtext)
             self.outputs.outcomes[report.nodeid] = Outcome("skipped", message)
 
     @pytest.hookimpl(trylast=True)

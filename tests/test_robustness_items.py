@@ -30,7 +30,10 @@ KNOWN = {"shapes-seg.yaml": ["scene-003[vflip]"], "shapes-detect.yaml": ["scene-
 
 
 @pytest.mark.parametrize("name", ["shapes-seg.yaml", "shapes-detect.yaml"])
-def test_flipped_and_rotated_shipped_suites_pass_on_the_shipped_models_but_the_known_failures(pytester, name):
+def test_flipped_and_rotated_shipped_suites_pass_on_the_shipped_models_but_the_known_failures(
+    pytester, name, monkeypatch
+):
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(pytester.path / "summary.md"))
     suite = shipped_suite(name, transforms=True)
     assert suite.count("hflip") == 2  # the file's list, and scene-003's own
     count = suite.count("- name:")
@@ -48,6 +51,9 @@ def test_flipped_and_rotated_shipped_suites_pass_on_the_shipped_models_but_the_k
             f"({len(known)} known: xfail)",
         ]
     )
+    summary = (pytester.path / "summary.md").read_text()
+    assert f"passed, {len(known)} known failures (xfail) of {count * 6} cases" in summary
+    assert summary.count("| known failure (xfail) |") == len(known)
 
 
 @pytest.mark.parametrize("name", ["shapes-seg.yaml", "shapes-detect.yaml"])
