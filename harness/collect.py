@@ -129,10 +129,7 @@ class CaseFileCollector(pytest.File):
                 continue
             yield self._tagged(CaseItem.from_parent(self, name=case.name, case=case, model_spec=model), case.tags)
             if compare is not None:
-                parity = ParityItem.from_parent(
-                    self, name=f"{case.name}[parity]", case=case, model_spec=model, compare=compare, skip=skip_parity
-                )
-                yield self._tagged(parity, case.tags)
+                yield self._parity(case, model, compare, skip_parity)
             yield from self._variants(case, model)
             if case.search is not None:
                 yield self._search(case, model)
@@ -168,9 +165,19 @@ class CaseFileCollector(pytest.File):
                 item.add_marker(pytest.mark.xfail(reason=spec.xfail, strict=True, raises=CaseFailure))
             yield self._tagged(item, (*case.tags, ROBUSTNESS_MARKER))
 
+    def _parity(self, case: Case, model: str, compare: CompareTo, skip: str | None) -> pytest.Item:
+        """``CASE[parity]``: the case's image predicted by the model and by its export (``compare_to:``)."""
+        from .parity_item import ParityItem  # that module builds on this one's HarnessItem
+
+        item = ParityItem.from_parent(
+            self, name=f"{case.name}[parity]", case=case, model_spec=model, compare=compare, skip=skip
+        )
+        return self._tagged(item, case.tags)
+
     def _search(self, case: Case, model: str) -> pytest.Item:
         """``CASE[search]``: the smallest perturbation within the case's ``search:`` ranges that breaks it."""
         from .search import SEARCH_ITEM
+        from .search_item import SearchItem  # that module builds on this one's HarnessItem
 
         item = SearchItem.from_parent(self, name=f"{case.name}[{SEARCH_ITEM}]", case=case, model_spec=model)
         return self._tagged(item, (*case.tags, ROBUSTNESS_MARKER))
@@ -233,7 +240,7 @@ class BrokenItem(pytest.Item):
         return self.path, None, f"{self.path.name}::{self.name}"
 
 
-class _HarnessItem(pytest.Item):
+class HarnessItem(pytest.Item):
     """Shared by case and suite items: harness errors and failures print as text, not tracebacks."""
 
     @property
@@ -251,7 +258,7 @@ class _HarnessItem(pytest.Item):
         return self.path, None, self.nodeid.split("::", 1)[-1]
 
 
-class CaseItem(_HarnessItem):
+class CaseItem(HarnessItem):
     """One golden case."""
 
     def __init__(self, *, case: Case, model_spec: str, **kwargs):
@@ -332,62 +339,6 @@ class CaseItem(_HarnessItem):
         return [d for d in case_deltas(recorded, verdict) if d.change < -self.run.settings.max_drop]
 
 
-class SearchItem(_HarnessItem):
-    """``CASE[search]``: the smallest perturbation within the case's ``search:`` ranges that breaks it
-    (harness/search.py). Setup searches (a broken image or model is an ERROR); the call fails with the
-    smallest break, its variant's table and overlay, or passes."""
-
-    def __init__(self, *, case: Case, model_spec: str, **kwargs):
-        super().__init__(**kwargs)
-        self.case = case  # the case searched, as collected
-        self.model_spec = model_spec
-        self.result = None
-
-    def reportinfo(self):
-        return self.path, case_line(self.path, self.case.name), self.nodeid.split("::", 1)[-1]
-
-    def setup(self) -> None:
-        if self.case.awaiting_review:
-            from .review import skip_reason
-
-            raise pytest.skip.Exception(skip_reason(self.case), _use_item_location=True)
-        from .search import search_case
-
-        try:
-            self.run.prefetch(self.case, self.model_spec)  # the case's own image is the search's identity
-            self.result = search_case(
-                self.run.judge, self.case, self.model_spec, examples=self.run.settings.search_examples
-            )
-        except HarnessError as exc:
-            pytest.fail(str(exc), pytrace=False)
-
-    def runtest(self) -> None:
-        from .search import search_user_properties
-
-        result = self.result
-        assert result is not None
-        verdict = result.verdict
-        self.run.verdicts[self.nodeid] = verdict  # the smallest break, or the variant that came closest
-        self.user_properties.extend(search_user_properties(result))
-        overlay = self._draw(verdict, failing=result.broke)
-        if result.broke:
-            model = self.run.judge.model(self.model_spec)
-            report = f"{result.headline()}\n{format_verdict(verdict, model_name=model.name)}"
-            if overlay:
-                report += "\n" + overlay
-            point = result.spec.describe(result.exploration.point)
-            raise CaseFailure(report, f"breaks at {point}: {summarize_verdict(verdict)}")
-
-    def _draw(self, verdict: CaseVerdict, *, failing: bool) -> str | None:
-        """The overlay and report pictures of the variant shown, as for a case (harness/outputs.py)."""
-        from .outputs import run_outputs
-
-        outputs = run_outputs(self.config)
-        if outputs is None:
-            return None
-        return outputs.case_judged(self.nodeid, suite_key(self.config, self.case.file), verdict, failing=failing)
-
-
 class SuiteCollector(pytest.Collector):
     """``FILE::suite``: one item per metric gate of the file, and one for the baseline comparison."""
 
@@ -404,7 +355,7 @@ class SuiteCollector(pytest.Collector):
             yield BaselineItem.from_parent(self, name="baseline")
 
 
-class _SuiteItem(_HarnessItem):
+class _SuiteItem(HarnessItem):
     def setup(self) -> None:
         parent: SuiteCollector = self.parent
         try:
@@ -444,41 +395,3 @@ class BaselineItem(_SuiteItem):
             summary += f"{dropped[0].change:+.4f})"
             lines = [summary, f"{key}: model {self.result.model.name} against baseline {run.baseline.path}"]
             raise CaseFailure("\n".join(lines + format_deltas(deltas, max_drop, limit=20)), summary)
-
-
-class ParityItem(_HarnessItem):
-    """``CASE[parity]``: the case's image predicted by the model and by its ``compare_to`` model (an
-    export of the same weights), whose predictions must match one-to-one (see harness/parity.py).
-
-    It needs no expected objects, so it runs for cases that wait for review too."""
-
-    def __init__(self, *, case: Case, model_spec: str, compare: CompareTo, skip: str | None = None, **kwargs):
-        super().__init__(**kwargs)
-        self.case = case
-        self.model_spec = model_spec
-        self.compare = compare
-        self.compare_spec = None if skip else compare.model  # what the session predicts ahead for it
-        self.skip = skip
-        self.result = None  # the ParityResult, once set up
-
-    def reportinfo(self):
-        return self.path, case_line(self.path, self.case.name), self.nodeid.split("::", 1)[-1]
-
-    def setup(self) -> None:
-        if self.skip:
-            raise pytest.skip.Exception(self.skip, _use_item_location=True)
-        from .parity import judge_parity
-
-        try:
-            self.run.prefetch(self.case, self.model_spec)
-            self.run.prefetch(self.case, self.compare.model)
-            self.result = judge_parity(self.run.judge, self.case, self.model_spec, self.compare)
-        except HarnessError as exc:
-            pytest.fail(str(exc), pytrace=False)
-
-    def runtest(self) -> None:
-        from .parity import format_parity, summarize_parity
-
-        self.run.parity[self.nodeid] = self.result
-        if not self.result.passed:
-            raise CaseFailure(format_parity(self.result), summarize_parity(self.result))

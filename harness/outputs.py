@@ -192,7 +192,9 @@ class ReportHooks:
         return self.config.stash[OUTPUTS_KEY]
 
     def pytest_itemcollected(self, item: pytest.Item) -> None:
-        from .collect import BaselineItem, BrokenItem, CaseItem, GateItem, ParityItem, SearchItem, suite_key
+        from .collect import BaselineItem, BrokenItem, CaseItem, GateItem, suite_key
+        from .parity_item import ParityItem
+        from .search_item import SearchItem
 
         if isinstance(item, (CaseItem, SearchItem)):
             info = ItemInfo(suite_key(item.config, item.path), item.name, "case", item.case, item.model_spec)

@@ -11,7 +11,9 @@ import ultralytics  # noqa: F401
 # cannot be imported twice in one process: import everything the plugin uses here, once.
 import harness.baseline
 import harness.cli
-import harness.collect  # noqa: F401
+import harness.collect
+import harness.parity_item
+import harness.search_item  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
