@@ -257,6 +257,24 @@ class HarnessItem(pytest.Item):
     def reportinfo(self):
         return self.path, None, self.nodeid.split("::", 1)[-1]
 
+    def _draw(self, verdict: CaseVerdict, *, failing: bool) -> str | None:
+        """The overlay and report pictures of ``verdict`` (see harness/outputs.py), from the picture
+        cache when an earlier run drew the same; returns the overlay's line for a failure message."""
+        from .outputs import run_outputs
+
+        outputs = run_outputs(self.config)
+        if outputs is None:
+            return None
+        folder = self.run.cache_folder
+        if folder is not None:
+            from .picture_cache import PictureCache
+
+            cache = PictureCache(folder / "pictures")
+        else:
+            cache = None
+        suite = suite_key(self.config, verdict.case.file)
+        return outputs.case_judged(self.nodeid, suite, verdict, failing=failing, cache=cache)
+
 
 class CaseItem(HarnessItem):
     """One golden case."""
@@ -318,15 +336,6 @@ class CaseItem(HarnessItem):
         summary = f"{summarize_verdict(verdict)}; {change.summary}"
         report = format_verdict(verdict, model_name=model.name).split("\n", 1)[1]
         raise CaseFailure(f"{summary}\n{report}\n{change.report()}", summary)
-
-    def _draw(self, verdict: CaseVerdict, *, failing: bool) -> str | None:
-        """The overlay and report pictures of this case (see harness/outputs.py); the overlay's line."""
-        from .outputs import run_outputs
-
-        outputs = run_outputs(self.config)
-        if outputs is None:
-            return None
-        return outputs.case_judged(self.nodeid, suite_key(self.config, self.case.file), verdict, failing=failing)
 
     def _baseline_drops(self, verdict: CaseVerdict):
         baseline = self.run.baseline

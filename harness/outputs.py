@@ -23,6 +23,7 @@ XFAIL_MESSAGE = "expected failure (xfail): "  # an expected failure's message in
 if TYPE_CHECKING:
     from .cases import Case
     from .matching import CaseVerdict
+    from .picture_cache import PictureCache
 
 OVERLAY_MODES = ("failed", "all", "none")
 DEFAULT_OVERLAYS_DIR = "harness-overlays"
@@ -103,8 +104,11 @@ class RunOutputs:
     written: list[str] = field(default_factory=list)  # a line per report written, or why it was not
     _folder_ready: bool = False
 
-    def case_judged(self, nodeid: str, suite: str, verdict: CaseVerdict, *, failing: bool) -> str | None:
-        """Draw what this case needs (its overlay PNG, the report's pictures).
+    def case_judged(
+        self, nodeid: str, suite: str, verdict: CaseVerdict, *, failing: bool, cache: PictureCache | None = None
+    ) -> str | None:
+        """Draw what this case needs (its overlay PNG, the report's pictures), or copy them from
+        ``cache`` when an earlier run drew the same verdict.
 
         Returns the line a failure message carries about the overlay, None when none was drawn."""
         mode = self.settings.overlays
@@ -113,24 +117,32 @@ class RunOutputs:
         if not write_png and not with_report:
             return None
         from .errors import HarnessError, display_path
-        from .overlay import case_overlay, save_png
-        from .variants import case_pixels
+        from .picture_cache import picture_key
 
+        # The report's detail view shows the labelled overlay only where the overlay is drawn anyway.
+        kinds = (
+            ("png",) * write_png + ("thumbnail.webp",) * with_report + ("picture.webp",) * (with_report and write_png)
+        )
+        key = picture_key(verdict, thumbnail_side=THUMBNAIL_SIDE) if cache is not None else None
+        drawn = cache.get(key, kinds) if key is not None else None
+        if drawn is None:
+            try:
+                drawn = draw_pictures(verdict, kinds)
+            except (HarnessError, OSError, ValueError) as exc:  # e.g. the image changed on disk since it was predicted
+                return f"overlay not drawn: {exc}"
+            if key is not None:
+                cache.put(key, drawn)
         pictures = self.pictures.setdefault(nodeid, CasePictures())
-        try:
-            rgb = case_pixels(verdict.case)  # decoded once for the overlay and the thumbnail
-            picture = case_overlay(verdict.case, verdict, image=rgb) if write_png else None
-            if with_report:
-                thumbnail = case_overlay(verdict.case, verdict, labels=False, long_side=THUMBNAIL_SIDE, image=rgb)
-                pictures.thumbnail = webp(thumbnail, quality=60)
-                pictures.picture = webp(picture, quality=75) if picture is not None else None
-        except (HarnessError, OSError, ValueError) as exc:  # e.g. the image changed on disk since it was predicted
-            return f"overlay not drawn: {exc}"
-        if picture is None:
+        pictures.thumbnail = drawn.get("thumbnail.webp")
+        pictures.picture = drawn.get("picture.webp")
+        if "png" not in drawn:
             return None
         try:
             self._prepare_folder()
-            pictures.overlay = save_png(picture, overlay_path(self.settings.overlays_dir, suite, verdict))
+            path = overlay_path(self.settings.overlays_dir, suite, verdict)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(drawn["png"])
+            pictures.overlay = path
         except OSError as exc:  # a full disk or a read-only folder must not hide the verdict
             return f"overlay not written: {exc}"
         return f"overlay: {display_path(pictures.overlay)}"
@@ -160,6 +172,24 @@ def overlay_path(folder: Path, suite: str, verdict: CaseVerdict) -> Path:
     """``folder/<case file, relative to the rootdir>/<case name>.png``, always inside ``folder``."""
     parts = [part.replace(":", "_") for part in PurePosixPath(suite).parts if part not in ("/", "..", ".")]
     return folder.joinpath(*parts, f"{verdict.case.name}.png")
+
+
+def draw_pictures(verdict: CaseVerdict, kinds: tuple[str, ...]) -> dict[str, bytes]:
+    """The case's pictures of ``kinds`` (see harness/picture_cache.py), drawn from one decode of its image."""
+    from .overlay import case_overlay, png
+    from .variants import case_pixels
+
+    rgb = case_pixels(verdict.case)
+    out = {}
+    picture = case_overlay(verdict.case, verdict, image=rgb) if "png" in kinds or "picture.webp" in kinds else None
+    if "png" in kinds:
+        out["png"] = png(picture)
+    if "thumbnail.webp" in kinds:
+        thumbnail = case_overlay(verdict.case, verdict, labels=False, long_side=THUMBNAIL_SIDE, image=rgb)
+        out["thumbnail.webp"] = webp(thumbnail, quality=60)
+    if "picture.webp" in kinds:
+        out["picture.webp"] = webp(picture, quality=75)
+    return out
 
 
 def webp(picture, *, quality: int) -> bytes:

@@ -11,6 +11,7 @@ Without a verdict (``case_overlay(case)``) only the expected objects are drawn, 
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -173,8 +174,15 @@ def case_overlay(
 def save_png(picture: Image.Image, path: Path) -> Path:
     """Write ``picture`` to ``path`` as PNG, creating its folder; returns the path."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    picture.save(path, format="PNG", compress_level=3)  # 4x faster than the default 6, 5% larger (measured)
+    path.write_bytes(png(picture))
     return path
+
+
+def png(picture: Image.Image) -> bytes:
+    """``picture`` as PNG bytes."""
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG", compress_level=3)  # 4x faster than the default 6, 5% larger (measured)
+    return buffer.getvalue()
 
 
 def _box(obj: ExpectedObject) -> tuple[float, float, float, float]:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 
 from .cases import Case
-from .collect import CaseFailure, HarnessItem, case_line, suite_key
+from .collect import CaseFailure, HarnessItem, case_line
 from .errors import HarnessError
-from .matching import CaseVerdict
 from .report import format_verdict, summarize_verdict
 
 
@@ -56,12 +55,3 @@ class SearchItem(HarnessItem):
                 report += "\n" + overlay
             point = result.spec.describe(result.exploration.point)
             raise CaseFailure(report, f"breaks at {point}: {summarize_verdict(verdict)}")
-
-    def _draw(self, verdict: CaseVerdict, *, failing: bool) -> str | None:
-        """The overlay and report pictures of the variant shown, as for a case (harness/outputs.py)."""
-        from .outputs import run_outputs
-
-        outputs = run_outputs(self.config)
-        if outputs is None:
-            return None
-        return outputs.case_judged(self.nodeid, suite_key(self.config, self.case.file), verdict, failing=failing)

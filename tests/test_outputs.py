@@ -120,3 +120,49 @@ def test_overlay_pictures_are_not_reported_as_images_no_case_uses(pytester, dete
         assert "no case uses" not in result.stdout.str()
     Image.new("RGB", (4, 4)).save(pytester.path / "stray.png")
     pytester.runpytest().stdout.fnmatch_lines(["images under the case folders that no case uses: 1: stray.png*"])
+
+
+COUNT_DRAWINGS = """
+import harness.outputs
+
+drawn = []
+original = harness.outputs.draw_pictures
+
+
+def pytest_configure(config):
+    def counted(verdict, kinds):
+        drawn.append(verdict.case.name)
+        return original(verdict, kinds)
+
+    harness.outputs.draw_pictures = counted
+
+
+def pytest_unconfigure(config):
+    harness.outputs.draw_pictures = original
+    print("drawn:", sorted(drawn))
+"""
+
+
+def test_a_rerun_copies_the_pictures_of_an_unchanged_verdict_and_draws_a_changed_one(pytester, detect_suite):
+    text, _ = shift_first_box(detect_suite, "scene-002", 1 / 3)
+    text, _ = shift_first_box(text, "scene-004", 1 / 3)
+    path = pytester.makefile(".yaml", shapes=text)
+    pytester.makeconftest(COUNT_DRAWINGS)
+    every = str(sorted(f"scene-{i:03d}" for i in range(case_count(detect_suite))))
+    first = pytester.runpytest("--harness-report=report.html")
+    assert f"drawn: {every}" in first.outlines  # every case has a report thumbnail
+    overlay = pytester.path / "harness-overlays" / "shapes.yaml" / "scene-002.png"
+    before, report = overlay.read_bytes(), (pytester.path / "report.html").read_bytes()
+
+    again = pytester.runpytest("--harness-report=report.html")
+    again.stdout.fnmatch_lines(["overlay: harness-overlays/shapes.yaml/scene-002.png"])
+    assert "drawn: []" in again.outlines  # every picture copied from the cache
+    assert overlay.read_bytes() == before
+    pictures = b"data:image/webp;base64,"
+    assert (pytester.path / "report.html").read_bytes().count(pictures) == report.count(pictures) > 0
+
+    # Another threshold changes every verdict (it is in the overlay's labels): drawn again, failing cases only.
+    path.write_text(path.read_text().replace("box_iou: 0.75", "box_iou: 0.7", 1))
+    assert "drawn: ['scene-002', 'scene-004']" in pytester.runpytest().outlines
+    assert "drawn: []" in pytester.runpytest().outlines
+    assert "drawn: ['scene-002', 'scene-004']" in pytester.runpytest("--cache-clear").outlines
