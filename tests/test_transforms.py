@@ -313,3 +313,14 @@ def test_a_single_pad_or_crop_value_means_every_side():
 def test_mapped_boxes_are_plain_floats_for_json():
     box, visible = transform(Step("crop", (5, 5, 50, 50)), Step("hflip")).map_box((0, 0, 20, 20), (100, 80))
     assert all(type(v) is float for v in (*box, visible))
+
+
+def test_scale_resamples_a_raster_mask_like_the_picture():
+    mask = np.zeros((40, 60), dtype=bool)
+    mask[8:24, 10:34] = True  # edges on even pixels: at half size they fall on whole pixels
+    half = transform(Step("scale", 0.5)).apply_mask(mask)
+    expected = np.zeros((20, 30), dtype=bool)
+    expected[4:12, 5:17] = True
+    assert np.array_equal(half, expected)
+    double = transform(Step("scale", 2.0)).apply_mask(mask)
+    assert double.shape == (80, 120) and abs(int(double.sum()) - 4 * int(mask.sum())) <= 2 * (16 + 24) * 2
