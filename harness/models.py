@@ -169,12 +169,13 @@ class Model:
         chunks = [paths[i : i + step] for paths in by_size.values() for i in range(0, len(paths), step)]
         if not chunks:
             return
+        read_chunk = _ChunkReader()
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="harness-images") as reader:
-            pending = reader.submit(_read_chunk, chunks[0])
+            pending = reader.submit(read_chunk, chunks[0])
             for index in range(len(chunks)):
                 chunk = pending.result()
                 if index + 1 < len(chunks):
-                    pending = reader.submit(_read_chunk, chunks[index + 1])
+                    pending = reader.submit(read_chunk, chunks[index + 1])
                 if not chunk:
                     continue
                 try:
@@ -291,24 +292,37 @@ class Model:
         )
 
 
-def _bgr(source: Source) -> np.ndarray:
-    """The image as Ultralytics takes numpy input: BGR, like cv2.imread (transformed, for a variant)."""
+def _bgr(source: Source, rgb: np.ndarray | None = None) -> np.ndarray:
+    """The image as Ultralytics takes numpy input: BGR, like cv2.imread (transformed, for a variant).
+    ``rgb``: the source file already decoded."""
     path, transform = source
-    rgb = load_image(path)
+    if rgb is None:
+        rgb = load_image(path)
     if transform is not None:
         rgb = transform.apply_image(rgb)
     return np.ascontiguousarray(rgb[..., ::-1])
 
 
-def _read_chunk(sources: list[Source]) -> list[tuple[Source, np.ndarray]]:
-    """The images that can be read; the others are left for ``predict`` to report."""
-    chunk = []
-    for source in sources:
-        try:
-            chunk.append((source, _bgr(source)))
-        except HarnessError:
-            continue
-    return chunk
+class _ChunkReader:
+    """Reads the images of one chunk after another (on the reader thread), decoding a file once for
+    consecutive sources of it: a case's transformed variants follow the case, so its image is decoded
+    once per image size instead of once per variant (2.7 ms a PNG here)."""
+
+    def __init__(self) -> None:
+        self._last: tuple[Path, np.ndarray] | None = None
+
+    def __call__(self, sources: list[Source]) -> list[tuple[Source, np.ndarray]]:
+        """The images that can be read; the others are left for ``predict`` to report."""
+        chunk = []
+        for source in sources:
+            path = source[0]
+            try:
+                if self._last is None or self._last[0] != path:
+                    self._last = (path, load_image(path))
+                chunk.append((source, _bgr(source, self._last[1])))
+            except HarnessError:
+                continue
+        return chunk
 
 
 def _memo_key(source: Source, arguments: Mapping[str, Any]) -> tuple[str, str, str]:

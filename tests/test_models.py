@@ -167,3 +167,20 @@ def test_batched_predictions_equal_one_by_one_and_bad_images_stay_out(tmp_path, 
     assert batched.images_predicted == len(images)  # the loop above was answered from memory
     with pytest.raises(ImageError, match="cannot decode image"):
         batched.predict(broken, PREDICT)
+
+
+def test_the_reader_decodes_an_image_once_for_its_consecutive_variants(monkeypatch):
+    import harness.models as models
+    from harness.transforms import Step, Transform
+
+    decoded = []
+    real = models.load_image
+    monkeypatch.setattr(models, "load_image", lambda path: decoded.append(path) or real(path))
+    image = FIXTURES / "images" / "golden-001.png"
+    other = FIXTURES / "images" / "golden-002.png"
+    flips = [Transform((Step(kind),)) for kind in ("hflip", "vflip", "rot180")]
+    reader = models._ChunkReader()
+    chunk = reader([(image, None), (image, flips[0])]) + reader([(image, flips[1]), (other, None), (image, flips[2])])
+    assert decoded == [image, other, image]  # once per run of the same file, across chunks
+    for (source, bgr), expected in zip(chunk, [(image, None), (image, flips[0]), (image, flips[1])], strict=False):
+        assert source == expected and np.array_equal(bgr, models._bgr(source))
