@@ -255,7 +255,10 @@ class HarnessItem(pytest.Item):
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self):
-        return self.path, None, self.nodeid.split("::", 1)[-1]
+        # An item of a case points at the case's own line (a skip's location too); a suite check at none.
+        case = getattr(self, "case", None)
+        line = case_line(self.path, case.variant_of or case.name) if case is not None else None
+        return self.path, line, self.nodeid.split("::", 1)[-1]
 
     def _draw(self, verdict: CaseVerdict, *, failing: bool) -> str | None:
         """The overlay and report pictures of ``verdict`` (see harness/outputs.py), from the picture
@@ -284,10 +287,6 @@ class CaseItem(HarnessItem):
         self.case = case
         self.model_spec = model_spec
         self.verdict: CaseVerdict | None = None
-
-    def reportinfo(self):
-        # The case's own line, so that a skip's location points at the case, not at the harness.
-        return self.path, case_line(self.path, self.case.variant_of or self.case.name), self.nodeid.split("::", 1)[-1]
 
     def setup(self) -> None:
         if self.case.awaiting_review:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from .cases import Case
-from .collect import CaseFailure, HarnessItem, case_line
+from .collect import CaseFailure, HarnessItem
 from .config import CompareTo
 from .errors import HarnessError
 
@@ -24,9 +24,6 @@ class ParityItem(HarnessItem):
         self.compare_spec = None if skip else compare.model  # what the session predicts ahead for it
         self.skip = skip
         self.result = None  # the ParityResult, once set up
-
-    def reportinfo(self):
-        return self.path, case_line(self.path, self.case.name), self.nodeid.split("::", 1)[-1]
 
     def setup(self) -> None:
         if self.skip:

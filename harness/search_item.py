@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from .cases import Case
-from .collect import CaseFailure, HarnessItem, case_line
+from .collect import CaseFailure, HarnessItem
 from .errors import HarnessError
 from .report import format_verdict, summarize_verdict
 
@@ -20,9 +20,6 @@ class SearchItem(HarnessItem):
         self.case = case  # the case searched, as collected
         self.model_spec = model_spec
         self.result = None
-
-    def reportinfo(self):
-        return self.path, case_line(self.path, self.case.name), self.nodeid.split("::", 1)[-1]
 
     def setup(self) -> None:
         if self.case.awaiting_review:
