@@ -23,7 +23,7 @@ def step_summary(record: dict[str, Any]) -> str:
     failed_gates = sum(not gate["passed"] for gate in gates)
     ok = record["exit_status"] == 0
     known = sum(is_known_failure(case) for case in record["cases"])
-    known_text = f", {known} known failures (xfail)" if known else ""
+    known_text = f", {known} known failure{'s' if known > 1 else ''} (xfail)" if known else ""
     lines = [
         f"## vision-harness: {'passed' if ok else 'FAILED'}",
         "",

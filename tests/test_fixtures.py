@@ -12,7 +12,7 @@ from PIL import Image
 from conftest import CASES, FIXTURES
 
 sys.path.insert(0, str(FIXTURES))
-from shapes import IMAGE_SIZES, make_scene, pixel_box, render, yolo_label
+from shapes import CLASS_NAMES, IMAGE_SIZES, make_scene, pixel_box, quarter_turned, render, yolo_label
 
 
 def test_scenes_are_deterministic():
@@ -43,6 +43,24 @@ def test_yolo_labels_are_normalised_polygons():
         values = np.array(row[1:], dtype=float)
         assert len(values) == 2 * len(shape.polygon)
         assert values.min() >= 0 and values.max() <= 1
+
+
+@pytest.mark.parametrize("turns", [1, 2, 3])
+def test_a_quarter_turned_training_label_outlines_the_turned_picture_s_shapes(turns):
+    from pycocotools import mask as mask_utils
+
+    scene = next(s for s in (make_scene("train", i) for i in range(20)) if len(s.shapes) >= 2 and s.width != s.height)
+    image, label = quarter_turned(render(scene), yolo_label(scene), turns)
+    assert np.array_equal(image, np.rot90(render(scene), turns))
+    height, width = image.shape[:2]
+    for line, shape in zip(label.splitlines(), scene.shapes, strict=True):
+        class_index, *coords = line.split()
+        polygon = [float(v) * (width if i % 2 == 0 else height) for i, v in enumerate(coords)]
+        turned = mask_utils.decode(mask_utils.merge(mask_utils.frPyObjects([polygon], height, width))).astype(bool)
+        expected = np.rot90(shape.mask(scene.height, scene.width), turns)
+        # Equal but for pycocotools' rounding on the edge (and the labels' 6 decimals).
+        assert (turned ^ expected).sum() <= 0.02 * expected.sum() + 4 * np.sqrt(expected.sum())
+        assert CLASS_NAMES[int(class_index)] == shape.class_name
 
 
 @pytest.mark.parametrize("suite", ["shapes-detect.yaml", "shapes-seg.yaml"])

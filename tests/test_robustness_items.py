@@ -24,42 +24,28 @@ def with_transforms(suite: str, line: str = FLIPS_AND_ROTATIONS) -> str:
     return head + thresholds + rest[:end] + line + rest[end:]
 
 
-# The variants the shipped case files mark xfail (fixtures/make_cases.py says why): all on one
-# small shape of scene-003.
-KNOWN = {"shapes-seg.yaml": ["scene-003[vflip]"], "shapes-detect.yaml": ["scene-003[vflip]", "scene-003[rot270]"]}
-
-
 @pytest.mark.parametrize("name", ["shapes-seg.yaml", "shapes-detect.yaml"])
-def test_flipped_and_rotated_shipped_suites_pass_on_the_shipped_models_but_the_known_failures(
-    pytester, name, monkeypatch
-):
+def test_flipped_and_rotated_shipped_suites_pass_on_the_shipped_models(pytester, name, monkeypatch):
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(pytester.path / "summary.md"))
     suite = shipped_suite(name, transforms=True)
-    assert suite.count("hflip") == 2  # the file's list, and scene-003's own
+    assert suite.count("transforms:") == 1 and "transforms: [hflip, vflip, rot90, rot180, rot270]" in suite
     count = suite.count("- name:")
     pytester.makefile(".yaml", shapes=suite)
-    result = pytester.runpytest("-p", "no:cacheprovider", "-rx")
-    known = KNOWN[name]
-    result.assert_outcomes(passed=count * 6 - len(known), xfailed=len(known))
-    assert sorted(line.split("::")[1].split(" ")[0] for line in result.outlines if line.startswith("XFAIL")) == sorted(
-        known
-    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=count * 6)
     result.stdout.fnmatch_lines(
         [
             f"cases judged: {count}, passed {count}, failed 0",
-            f"transformed variants judged: {count * 5}, passed {count * 5 - len(known)}, failed {len(known)} "
-            f"({len(known)} known: xfail)",
+            f"transformed variants judged: {count * 5}, passed {count * 5}, failed 0",
         ]
     )
-    summary = (pytester.path / "summary.md").read_text()
-    assert f"passed, {len(known)} known failures (xfail) of {count * 6} cases" in summary
-    assert summary.count("| known failure (xfail) |") == len(known)
+    assert f"{count * 6} passed of {count * 6} cases" in (pytester.path / "summary.md").read_text()
 
 
 @pytest.mark.parametrize("name", ["shapes-seg.yaml", "shapes-detect.yaml"])
-def test_the_known_failures_are_the_models_plain_ultralytics_agrees_on_the_saved_picture(tmp_path, name):
+def test_a_variant_predicts_what_plain_ultralytics_finds_in_the_transformed_picture_saved(tmp_path, name):
     """The harness predicts a transformed picture in memory; Ultralytics reading the same picture
-    from a PNG file must find exactly the same objects, so the failures are not the harness's."""
+    from a PNG file must find exactly the same objects, so a variant's verdict is the model's."""
     from ultralytics import YOLO
 
     from harness.cases import Case, load_case_file
@@ -67,18 +53,68 @@ def test_the_known_failures_are_the_models_plain_ultralytics_agrees_on_the_saved
     from harness.variants import case_pixels, make_variant
 
     loaded = load_case_file(CASES / name)
-    (case,) = [c for c in loaded.cases if isinstance(c, Case) and c.name == "scene-003"]
+    (case,) = [c for c in loaded.cases if isinstance(c, Case) and c.name == "scene-003"]  # its smallest shapes
     model = YOLO(str(loaded.model))
     for spec in case.variants:
         variant = make_variant(case, spec)
         verdict = Judge("cpu").verdict(variant, loaded.model)
-        assert verdict.passed is (variant.name not in KNOWN[name]), variant.name
+        assert verdict.passed, variant.name
         png = tmp_path / f"{spec.transform.id}.png"
         Image.fromarray(case_pixels(variant)).save(png)
         result = model.predict(str(png), verbose=False, retina_masks=True, **dict(case.predict))[0]
         names = [result.names[int(c)] for c in result.boxes.cls]
         assert sorted(names) == sorted(verdict.predictions.class_names), variant.name
         assert np.allclose(np.sort(result.boxes.xyxy.numpy(), axis=0), np.sort(verdict.predictions.boxes, axis=0))
+
+
+def with_case_transforms(entries: str, case: str = "scene-001") -> str:
+    """The shipped detect suite with a ``transforms:`` list on one case."""
+    suite = shipped_suite("shapes-detect.yaml")
+    marker = f"  - name: {case}\n"
+    return suite.replace(marker, f"{marker}    transforms: [{entries}]\n")
+
+
+def test_a_known_failure_is_xfail_with_its_reason_everywhere_the_run_is_reported(pytester, monkeypatch):
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(pytester.path / "summary.md"))
+    reason = "no detector is that exact"
+    pytester.makefile(
+        ".yaml", shapes=with_case_transforms(f'hflip, {{vflip: true, box_iou: 0.999, xfail: "{reason}"}}')
+    )
+    result = pytester.runpytest(
+        "shapes.yaml::scene-001",
+        "shapes.yaml::scene-001[hflip]",
+        "shapes.yaml::scene-001[vflip]",
+        "-rx",
+        "--harness-json=run.json",
+        "--harness-report=report.html",
+        "-p",
+        "no:cacheprovider",
+    )
+    result.assert_outcomes(passed=2, xfailed=1)
+    assert f"XFAIL shapes.yaml::scene-001[vflip] - {reason}" in result.outlines
+    result.stdout.fnmatch_lines(["transformed variants judged: 2, passed 1, failed 1 (1 known: xfail)"])
+    record = json.loads((pytester.path / "run.json").read_text())
+    (case,) = [c for c in record["cases"] if c["name"] == "scene-001[vflip]"]
+    assert (case["outcome"], case["message"]) == ("skipped", f"expected failure (xfail): {reason}")
+    assert case["verdict"]["passed"] is False  # the verdict is kept: what failed, and by how much
+    summary = (pytester.path / "summary.md").read_text()
+    assert "2 passed, 1 known failure (xfail) of 3 cases" in summary
+    assert summary.count("| known failure (xfail) |") == 1
+
+
+def test_a_known_failure_that_passes_fails_the_run_strictly(pytester):
+    pytester.makefile(".yaml", shapes=with_case_transforms('{hflip: true, xfail: "was wrong once"}'))
+    result = pytester.runpytest("shapes.yaml::scene-001[hflip]", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    assert "[XPASS(strict)] was wrong once" in result.outlines
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_a_known_failure_that_cannot_even_run_is_an_error_not_an_xfail(pytester):
+    # scene-001 is 320x320: a crop window reaching x=400 cannot apply to it.
+    pytester.makefile(".yaml", shapes=with_case_transforms('{crop: [0, 0, 400, 100], xfail: "too dark"}'))
+    result = pytester.runpytest("shapes.yaml::scene-001", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, errors=1)
 
 
 def test_variants_are_items_named_after_their_transform_and_marked_robustness(pytester):

@@ -250,7 +250,7 @@ import sys
 def pytest_unconfigure(config):
     print("torch imported:", "torch" in sys.modules)
 """
-NOISE_CASE = "scene-002"  # at noise sigma 12 this case's image already gets an extra detection
+NOISE_CASE = "scene-002"  # at noise sigma 17 this case's image already gets an extra detection
 
 
 def search_suite(search: str, case: str = NOISE_CASE) -> str:

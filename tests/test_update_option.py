@@ -44,12 +44,12 @@ def test_update_rewrites_only_the_selected_failing_case_and_keeps_the_rest(pytes
     result.assert_outcomes(passed=1, failed=1)  # scene-003 passes and stays as it was
     result.stdout.fnmatch_lines(
         [
-            "1 box IoU low (worst IoU 0.487); rewritten from shapes-detect.pt: 0 added, 0 removed, 5 moved "
-            "(lowest IoU with the old 0.487)",
+            "1 box IoU low (worst IoU 0.501); rewritten from shapes-detect.pt: 0 added, 0 removed, 5 moved "
+            "(lowest IoU with the old 0.501)",
             "rewritten from shapes-detect.pt: *; written to shapes.yaml",
-            "  moved    square [[]138, 125, 198, 186[]] -> [[]157.8, 125.5, 219.8, 186.2[]] (box IoU 0.487 to the old)",
+            "  moved    square [[]138, 125, 198, 186[]] -> [[]157.3, 125.8, 218.1, 185.8[]] (box IoU 0.501 to the old)",
             "updated shapes.yaml: 1 case rewritten (scene-002), not reviewed*",
-            "FAILED shapes.yaml::scene-002 - 1 box IoU low (worst IoU 0.487); rewritten*",
+            "FAILED shapes.yaml::scene-002 - 1 box IoU low (worst IoU 0.501); rewritten*",
         ]
     )
     after = annotated.read_text()
