@@ -125,3 +125,26 @@ def test_report_of_the_weak_models_in_a_real_browser(browser, weak_report, tmp_p
     if keep:  # for looking at them afterwards: HARNESS_SCREENSHOTS=folder pytest tests/test_report_browser.py
         for picture in tmp_path.glob("*.png"):
             shutil.copy(picture, keep)
+
+
+def test_a_known_failure_shows_as_xfail_with_its_reason(browser, pytester):
+    suite = shipped_suite("shapes-detect.yaml")
+    marker = "  - name: scene-001\n"
+    entry = '{vflip: true, box_iou: 0.999, xfail: "no detector is that exact"}'
+    pytester.makefile(".yaml", shapes=suite.replace(marker, f"{marker}    transforms: [hflip, {entry}]\n"))
+    pytester.runpytest(
+        "shapes.yaml::scene-001",
+        "shapes.yaml::scene-001[hflip]",
+        "shapes.yaml::scene-001[vflip]",
+        "--harness-report=report.html",
+    ).assert_outcomes(passed=2, xfailed=1)
+    page = browser.new_page()
+    page.goto((pytester.path / "report.html").as_uri())
+    page.wait_for_selector("body[data-ready=true]")
+    badges = page.eval_on_selector_all(
+        "#cases tbody tr", "rows => rows.map(r => [r.innerText, r.querySelector('.badge').textContent])"
+    )
+    known = [badge for text, badge in badges if "scene-001[vflip]" in text]
+    assert known == ["xfail"] and sorted(badge for _, badge in badges) == ["passed", "passed", "xfail"]
+    title = page.eval_on_selector("#cases tbody tr .badge.skipped", "badge => badge.title")
+    assert title == "expected failure (xfail): no detector is that exact"
