@@ -35,6 +35,13 @@ def shipped_suite(name: str, *, gates: bool = False, transforms: bool = False) -
     return text
 
 
+def with_case_line(suite: str, case: str, line: str) -> str:
+    """A case file's text with ``line`` (e.g. ``transforms: [hflip]``) added to one case's fields."""
+    marker = f"  - name: {case}\n"
+    assert marker in suite, f"no case {case!r} in the suite"
+    return suite.replace(marker, f"{marker}    {line}\n")
+
+
 @pytest.fixture
 def seg_suite() -> str:
     return shipped_suite("shapes-seg.yaml")

@@ -12,7 +12,7 @@ from PIL import Image
 
 from harness.cli import main as cli
 
-from conftest import FIXTURES, MODELS
+from conftest import FIXTURES, MODELS, with_case_line
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 PREDICT = ["--predict", "imgsz=256", "--predict", "agnostic_nms=true"]
@@ -96,9 +96,7 @@ def test_cases_waiting_for_review_count_in_no_suite_metric_or_gate(pytester, det
     # scene-002's first box is moved off its square: judged, it would fail and pull recall below 1.
     text = detect_suite.replace("box: [158, 125, 218, 186]", "box: [108, 125, 168, 186]")
     text = text.replace("cases:\n", "metrics: {box.recall: 1.0}\ncases:\n", 1)
-    waiting = text.replace(
-        "  - name: scene-002\n", "  - name: scene-002\n    recorded: {model: m.pt, reviewed: false}\n"
-    )
+    waiting = with_case_line(text, "scene-002", "recorded: {model: m.pt, reviewed: false}")
     pytester.makefile(".yaml", shapes=waiting)
     cases = waiting.count("- name: ")
     result = pytester.runpytest("-v")

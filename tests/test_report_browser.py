@@ -13,7 +13,7 @@ import shutil
 import pytest
 
 from browser import chromium, missing_browser
-from conftest import MODELS, shipped_suite
+from conftest import MODELS, shipped_suite, with_case_line
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -128,10 +128,9 @@ def test_report_of_the_weak_models_in_a_real_browser(browser, weak_report, tmp_p
 
 
 def test_a_known_failure_shows_as_xfail_with_its_reason(browser, pytester):
-    suite = shipped_suite("shapes-detect.yaml")
-    marker = "  - name: scene-001\n"
     entry = '{vflip: true, box_iou: 0.999, xfail: "no detector is that exact"}'
-    pytester.makefile(".yaml", shapes=suite.replace(marker, f"{marker}    transforms: [hflip, {entry}]\n"))
+    suite = with_case_line(shipped_suite("shapes-detect.yaml"), "scene-001", f"transforms: [hflip, {entry}]")
+    pytester.makefile(".yaml", shapes=suite)
     pytester.runpytest(
         "shapes.yaml::scene-001",
         "shapes.yaml::scene-001[hflip]",

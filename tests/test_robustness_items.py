@@ -12,7 +12,7 @@ from PIL import Image
 
 from harness.run_record import load_schema
 
-from conftest import CASES, MODELS, shipped_suite
+from conftest import CASES, MODELS, shipped_suite, with_case_line
 
 FLIPS_AND_ROTATIONS = "transforms: [hflip, vflip, rot90, rot180, rot270]\n"
 
@@ -69,9 +69,7 @@ def test_a_variant_predicts_what_plain_ultralytics_finds_in_the_transformed_pict
 
 def with_case_transforms(entries: str, case: str = "scene-001") -> str:
     """The shipped detect suite with a ``transforms:`` list on one case."""
-    suite = shipped_suite("shapes-detect.yaml")
-    marker = f"  - name: {case}\n"
-    return suite.replace(marker, f"{marker}    transforms: [{entries}]\n")
+    return with_case_line(shipped_suite("shapes-detect.yaml"), case, f"transforms: [{entries}]")
 
 
 def test_a_known_failure_is_xfail_with_its_reason_everywhere_the_run_is_reported(pytester, monkeypatch):

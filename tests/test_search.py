@@ -14,7 +14,7 @@ from harness.cases import BrokenCase, Case, load_case_file
 from harness.errors import CaseFileError
 from harness.search import GRID, CaseSearch, Exploration, SearchRange, SearchSpec, explore, parse_search
 
-from conftest import CASES, shipped_suite
+from conftest import CASES, shipped_suite, with_case_line
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -255,10 +255,7 @@ NOISE_CASE = "scene-002"  # at noise sigma 17 this case's image already gets an 
 
 def search_suite(search: str, case: str = NOISE_CASE) -> str:
     """The shipped seg suite with ``search`` on one case."""
-    text = shipped_suite("shapes-seg.yaml")
-    marker = f"  - name: {case}\n"
-    assert marker in text
-    return text.replace(marker, f"{marker}    search: {search}\n")
+    return with_case_line(shipped_suite("shapes-seg.yaml"), case, f"search: {search}")
 
 
 def test_a_breaking_search_reports_the_shrunk_break_its_table_and_overlay(pytester, monkeypatch):
@@ -296,9 +293,7 @@ def test_a_breaking_search_reports_the_shrunk_break_its_table_and_overlay(pytest
 
 
 def test_a_search_of_a_case_waiting_for_review_is_skipped_like_the_case(pytester):
-    text = search_suite("{noise: [0, 30]}").replace(
-        f"  - name: {NOISE_CASE}\n", f"  - name: {NOISE_CASE}\n    recorded: {{model: m.pt, reviewed: false}}\n"
-    )
+    text = with_case_line(search_suite("{noise: [0, 30]}"), NOISE_CASE, "recorded: {model: m.pt, reviewed: false}")
     pytester.makefile(".yaml", seg=text)
     result = pytester.runpytest(f"seg.yaml::{NOISE_CASE}", f"seg.yaml::{NOISE_CASE}[search]", "-rs")
     result.assert_outcomes(skipped=2)
