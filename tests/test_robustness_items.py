@@ -54,10 +54,10 @@ def test_a_variant_predicts_what_plain_ultralytics_finds_in_the_transformed_pict
 
     loaded = load_case_file(CASES / name)
     (case,) = [c for c in loaded.cases if isinstance(c, Case) and c.name == "scene-003"]  # its smallest shapes
-    model = YOLO(str(loaded.model))
+    model, judge = YOLO(str(loaded.model)), Judge("cpu")
     for spec in case.variants:
         variant = make_variant(case, spec)
-        verdict = Judge("cpu").verdict(variant, loaded.model)
+        verdict = judge.verdict(variant, loaded.model)
         assert verdict.passed, variant.name
         png = tmp_path / f"{spec.transform.id}.png"
         Image.fromarray(case_pixels(variant)).save(png)
