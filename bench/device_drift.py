@@ -25,9 +25,10 @@ def main() -> None:
     parser.add_argument("--half", action="store_true", help="run the second device in FP16 (--harness-half)")
     args = parser.parse_args()
 
-    from harness.cases import Case, load_case_file
-    from harness.models import ModelPool
-    from harness.suites import Judge
+    from harness.casefile.load import load_case_file
+    from harness.casefile.schema import Case
+    from harness.evaluation.models import ModelPool
+    from harness.evaluation.suites import Judge
 
     suites = [load_case_file(path) for path in sorted((ROOT / "cases").glob("*.yaml"))]
     verdicts: dict[int, dict] = {}

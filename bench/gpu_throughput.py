@@ -40,10 +40,11 @@ def main() -> None:
     from generated_suite import write_suite
     from ultralytics import YOLO
 
-    from harness.cases import Case, load_case_file
-    from harness.metrics import suite_metrics
-    from harness.models import ModelPool
-    from harness.suites import Judge
+    from harness.casefile.load import load_case_file
+    from harness.casefile.schema import Case
+    from harness.evaluation.metrics import suite_metrics
+    from harness.evaluation.models import ModelPool
+    from harness.evaluation.suites import Judge
 
     warmup = 64  # fixed, so that every batch size uses the same generated suite
     folder = write_suite(args.workdir, args.images + warmup, files=1)

@@ -93,7 +93,8 @@ def main() -> None:
     else:
         folder = args.cases.resolve()
     files = sorted(str(p) for p in folder.glob("*.yaml"))
-    from harness.cases import Case, load_case_file
+    from harness.casefile.load import load_case_file
+    from harness.casefile.schema import Case
 
     loaded = [[c for c in load_case_file(Path(f)).cases if isinstance(c, Case)] for f in files]
     images = sum(len({c.image for c in cases}) for cases in loaded)

@@ -186,7 +186,7 @@ def mask_set(images: int, seed: int) -> tuple[dict, list[dict]]:
 
 
 def run_harness(gt: dict, dt: list[dict], kind: str) -> list[float]:
-    from harness.metrics import coco_map_values
+    from harness.evaluation.metrics import coco_map_values
 
     values = coco_map_values(gt, dt, kind)
     return [values.get(f"{kind}.{name}", -1.0) for name in STATS]

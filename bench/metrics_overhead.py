@@ -25,10 +25,11 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
 
-    from harness.cases import Case, load_case_file
-    from harness.matching import match_objects
-    from harness.metrics import suite_metrics
-    from harness.models import Model
+    from harness.casefile.load import load_case_file
+    from harness.casefile.schema import Case
+    from harness.evaluation.matching import match_objects
+    from harness.evaluation.metrics import suite_metrics
+    from harness.evaluation.models import Model
 
     header = ("suite", "cases", "inference s", "headline s", "ratio", "all tags s", "ratio")
     print("{:<20} {:>5} {:>11} {:>10} {:>7} {:>10} {:>7}".format(*header))

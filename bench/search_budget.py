@@ -19,7 +19,8 @@ import argparse
 import random
 import statistics
 
-from harness.search import SearchRange, explore
+from harness.casefile.search_spec import SearchRange
+from harness.robustness.search import explore
 
 TYPICAL = [
     SearchRange("brightness", -12, 12),

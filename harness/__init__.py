@@ -1,5 +1,9 @@
 """vision-harness: golden-case regression tests for Ultralytics YOLO detect and segment models.
 
+The package is layered: core, casefile, evaluation, robustness, reports, golden, then the two front
+doors (pytest_plugin and cli.py); each subpackage's docstring names its one job, and lower layers
+never import higher ones (import-linter checks it, see .importlinter).
+
 The public API is re-exported here lazily, so loading the pytest plugin stays cheap for projects
 that have it installed but run no case files.
 """
@@ -17,27 +21,27 @@ os.environ.setdefault("YOLO_OFFLINE", "1")
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "BrokenCase": "cases",
-    "Case": "cases",
-    "CaseFile": "cases",
-    "ExpectedObject": "cases",
-    "MaskSpec": "cases",
-    "Recorded": "cases",
-    "Thresholds": "config",
-    "load_case_file": "cases",
-    "CaseFileError": "errors",
-    "HarnessError": "errors",
-    "ImageError": "errors",
-    "ModelError": "errors",
-    "box_iou": "geometry",
-    "mask_iou": "geometry",
-    "mask_to_rle": "geometry",
-    "polygons_to_rle": "geometry",
-    "rle_to_mask": "geometry",
-    "CaseVerdict": "matching",
-    "ObjectResult": "matching",
-    "match_objects": "matching",
-    "Predictions": "predictions",
+    "BrokenCase": "casefile.schema",
+    "Case": "casefile.schema",
+    "CaseFile": "casefile.schema",
+    "ExpectedObject": "casefile.schema",
+    "MaskSpec": "casefile.schema",
+    "Recorded": "casefile.schema",
+    "Thresholds": "core.config",
+    "load_case_file": "casefile.load",
+    "CaseFileError": "core.errors",
+    "HarnessError": "core.errors",
+    "ImageError": "core.errors",
+    "ModelError": "core.errors",
+    "box_iou": "core.geometry",
+    "mask_iou": "core.geometry",
+    "mask_to_rle": "core.geometry",
+    "polygons_to_rle": "core.geometry",
+    "rle_to_mask": "core.geometry",
+    "CaseVerdict": "evaluation.matching",
+    "ObjectResult": "evaluation.matching",
+    "match_objects": "evaluation.matching",
+    "Predictions": "evaluation.predictions",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -9,17 +9,22 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
-from .errors import HarnessError, display_path
-from .report import table
+import yaml
+
+from harness.core.errors import CaseFileError, HarnessError, display_path
+from harness.core.text import table
 
 HEADLINE = ("map50_95", "map50", "map75", "precision", "recall", "f1")
 
 
 def case_files(paths: Iterable[Path]) -> list[Path]:
     """Case files named, or found under the folders named (YAML files with a top-level ``cases:``)."""
-    from .collect import is_case_file
+    from harness.casefile.discover import (
+        is_case_file,  # per subcommand: `vision-harness --help` stays free of numpy and the models
+    )
 
     found = []
     for path in paths:
@@ -43,10 +48,11 @@ def _change(a: float | None, b: float | None) -> str:
 def compare(paths: Sequence[Path], models: Sequence[str], device: str | None, out=None) -> int:
     """Print per-suite metrics and per-case worst IoU for two models; 2 when a suite could not run."""
     out = out or sys.stdout
-    from .cases import load_case_file
-    from .config import resolve_model
-    from .errors import CaseFileError
-    from .suites import Judge
+    from harness.casefile.load import (
+        load_case_file,  # per subcommand: `vision-harness --help` stays free of numpy and the models
+    )
+    from harness.core.config import resolve_model
+    from harness.evaluation.suites import Judge
 
     judge = Judge(device)
     specs = [resolve_model(m, Path.cwd()) for m in models]
@@ -102,8 +108,6 @@ class _Help(argparse.HelpFormatter):
 
 def _predict_argument(text: str) -> tuple[str, object]:
     """``--predict imgsz=256``: a name and a YAML value (``true``, ``0.25``, ``[640, 480]``)."""
-    import yaml
-
     name, sep, value = text.partition("=")
     if not sep or not name:
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE, e.g. imgsz=640, got {text!r}")
@@ -135,20 +139,21 @@ def _add_target_options(parser: argparse.ArgumentParser, what: str) -> None:
 
 
 def _import(args: argparse.Namespace, out) -> int:
-    from .golden import add_cases, target
+    from harness.golden.record import (  # per subcommand: `vision-harness --help` stays free of numpy and the models
+        add_cases,
+        target,
+    )
 
     model, predict = target(args.out, args.model, dict(args.predict))
     if args.format == "coco":
-        from .coco import read_coco
+        from harness.golden.coco import read_coco
 
         cases = read_coco(args.source, args.images, model)
     else:
-        from .yolo import read_yolo
+        from harness.golden.yolo import read_yolo
 
         cases = read_yolo(args.source, args.split, model)
     if args.tag:
-        from dataclasses import replace
-
         cases = [replace(case, tags=tuple(dict.fromkeys([*case.tags, *args.tag]))) for case in cases]
     header = f"Imported by vision-harness from {args.source.name} ({args.format}): a person's annotations."
     names = add_cases(args.out, cases, model=model, predict=predict, header=header)
@@ -158,9 +163,11 @@ def _import(args: argparse.Namespace, out) -> int:
 
 
 def _export(args: argparse.Namespace, out) -> int:
-    from .cases import load_case_file
-    from .coco import write_coco
-    from .golden import ModelInfo
+    from harness.casefile.load import (
+        load_case_file,  # per subcommand: `vision-harness --help` stays free of numpy and the models
+    )
+    from harness.golden.coco import write_coco
+    from harness.golden.record import ModelInfo
 
     target = args.out or args.case_file.with_suffix(".json")
     model = load_case_file(args.case_file, check_model=False).model
@@ -172,7 +179,10 @@ def _export(args: argparse.Namespace, out) -> int:
 
 
 def _new(args: argparse.Namespace, out) -> int:
-    from .golden import record, target
+    from harness.golden.record import (  # per subcommand: `vision-harness --help` stays free of numpy and the models
+        record,
+        target,
+    )
 
     model, predict = target(args.out, args.model, dict(args.predict))
     missing = [str(image) for image in args.images if not image.is_file()]
@@ -185,7 +195,10 @@ def _new(args: argparse.Namespace, out) -> int:
 
 
 def _review(args: argparse.Namespace, out) -> int:
-    from .review import mark_reviewed, write_overlays
+    from harness.golden.review import (  # per subcommand: `vision-harness --help` stays free of numpy and the models
+        mark_reviewed,
+        write_overlays,
+    )
 
     if args.mark_reviewed:
         names = mark_reviewed(args.case_file, args.case or None)

@@ -14,8 +14,9 @@ import yaml
 from hypothesis import strategies as st
 from PIL import Image
 
-from harness.cases import BrokenCase, Case, load_case_file
-from harness.errors import CaseFileError
+from harness.casefile.load import load_case_file
+from harness.casefile.schema import BrokenCase, Case
+from harness.core.errors import CaseFileError
 
 WIDTH, HEIGHT = 64, 48
 VALID = {

@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 import ultralytics  # noqa: F401
 
+import harness.cli
+
 # pytester's in-process runs drop the modules first imported inside them, and numpy and torch
 # cannot be imported twice in one process: import everything the plugin uses here, once.
-import harness.baseline
-import harness.cli
-import harness.collect
-import harness.parity_item
-import harness.search_item  # noqa: F401
+import harness.evaluation.baseline
+import harness.pytest_plugin.collect
+import harness.pytest_plugin.items  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -59,15 +59,16 @@ def _warm_up_lazy_imports():
     torch and Ultralytics import modules lazily on first use, and some of them (torch's operator
     registrations) break when pytester's in-process runs forget and re-import them.
     """
-    from harness.cases import Case, load_case_file
-    from harness.suites import Judge
+    from harness.casefile.load import load_case_file
+    from harness.casefile.schema import Case
+    from harness.evaluation.suites import Judge
 
     case_file = load_case_file(CASES / "shapes-seg.yaml")
     cases = [case for case in case_file.cases if isinstance(case, Case)][:2]
     judge = Judge("cpu")
     for case in cases:
         judge.verdict(case, str(MODELS / "shapes-seg.pt"))
-    from harness.metrics import suite_metrics
+    from harness.evaluation.metrics import suite_metrics
 
     suite_metrics([judge.verdict(case, str(MODELS / "shapes-seg.pt")) for case in cases], with_masks=True)
 

@@ -8,8 +8,8 @@ import stat
 import pytest
 import yaml
 
-from harness.casefile_edit import TEMP_PREFIX, CaseDocument, case_entry, case_name, number, write_atomic
-from harness.errors import CaseFileError
+from harness.casefile.edit import TEMP_PREFIX, CaseDocument, case_entry, case_name, number, write_atomic
+from harness.core.errors import CaseFileError
 
 from conftest import CASES
 

@@ -10,8 +10,10 @@ import yaml
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from harness.cases import BrokenCase, Case, MaskSpec, Recorded, Thresholds, load_case_file
-from harness.errors import CaseFileError
+from harness.casefile.load import load_case_file
+from harness.casefile.schema import BrokenCase, Case, MaskSpec, Recorded
+from harness.core.config import Thresholds
+from harness.core.errors import CaseFileError
 
 WIDTH, HEIGHT = 320, 240  # non-square on purpose: (width, height) must never be swapped
 FILE = "cases.yaml"

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from harness.coco import read_coco, write_coco
-from harness.geometry import polygon_area
-from harness.golden import ModelInfo, add_cases
+from harness.core.geometry import polygon_area
+from harness.golden.coco import read_coco, write_coco
+from harness.golden.record import ModelInfo, add_cases
 
 IMAGES = {"wide.png": (64, 48), "tall.png": (40, 70)}  # name: (width, height)
 MODEL = ModelInfo("model.pt", "segment", ("a", "b", "c"))

@@ -47,8 +47,8 @@ def test_python_tags_are_refused_and_run_nothing(case_path, tmp_path):
 )
 def test_found_by_fuzzing_and_probing(case_path, text, phrase):
     assert check(case_path, text) == "file error"
-    from harness.cases import load_case_file
-    from harness.errors import CaseFileError
+    from harness.casefile.load import load_case_file
+    from harness.core.errors import CaseFileError
 
     with pytest.raises(CaseFileError, match=phrase) as info:
         load_case_file(case_path)

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pycocotools import mask as mask_utils
 
-from harness.geometry import (
+from harness.core.geometry import (
     box_iou,
     compressed_rle_total,
     mask_iou,

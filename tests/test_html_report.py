@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 import re
 
-from harness.html_report import TEMPLATE, render_html
-from harness.outputs import CasePictures
+from harness.reports.html_report import TEMPLATE, render_html
+from harness.reports.run_outputs import CasePictures
 
 HOSTILE = "</script><script>document.title='pwned'</script><!-- __RUN_PICTURES__"
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from harness.errors import ImageError
-from harness.images import image_size, load_image
+from harness.core.errors import ImageError
+from harness.core.images import image_size, load_image
 
 WIDTH, HEIGHT = 80, 60
 
@@ -106,6 +106,6 @@ def test_pixels_equal_what_cv2_and_so_ultralytics_reads(tmp_path, kind):
 def test_image_suffixes_are_ultralytics_own():
     from ultralytics.data.utils import IMG_FORMATS
 
-    from harness.config import IMAGE_SUFFIXES
+    from harness.core.config import IMAGE_SUFFIXES
 
     assert set(IMAGE_SUFFIXES) == set(IMG_FORMATS)

@@ -18,10 +18,10 @@ import yaml
 from pycocotools import mask as mask_utils
 
 from harness.cli import main as cli
-from harness.coco import read_coco
-from harness.errors import DatasetError
-from harness.golden import ModelInfo
-from harness.yolo import read_yolo
+from harness.core.errors import DatasetError
+from harness.golden.coco import read_coco
+from harness.golden.record import ModelInfo
+from harness.golden.yolo import read_yolo
 
 from conftest import FIXTURES, MODELS
 

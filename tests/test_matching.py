@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.cases import Case, ExpectedObject, MaskSpec
-from harness.geometry import box_iou, mask_iou, mask_to_rle
-from harness.matching import match_objects
-from harness.predictions import Predictions
+from harness.casefile.schema import Case, ExpectedObject, MaskSpec
+from harness.core.geometry import box_iou, mask_iou, mask_to_rle
+from harness.evaluation.matching import match_objects
+from harness.evaluation.predictions import Predictions
 
 WIDTH, HEIGHT = 320, 240
 

@@ -24,10 +24,10 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from harness.cases import Case, ExpectedObject, MaskSpec
-from harness.matching import match_objects
-from harness.metrics import coco_map_values, suite_metrics
-from harness.predictions import Predictions
+from harness.casefile.schema import Case, ExpectedObject, MaskSpec
+from harness.evaluation.matching import match_objects
+from harness.evaluation.metrics import coco_map_values, suite_metrics
+from harness.evaluation.predictions import Predictions
 
 TOLERANCE = 1e-6
 STATS = ("map50_95", "map50", "map75", "map_small", "map_medium", "map_large")  # summarize() stats 0-5
@@ -627,10 +627,10 @@ def test_no_predictions_leave_precision_undefined():
 def test_suite_metrics_with_a_crowd_region_equal_pycocotools():
     from pathlib import Path
 
-    from harness.cases import Case, ExpectedObject
-    from harness.matching import match_objects
-    from harness.metrics import suite_metrics
-    from harness.predictions import Predictions
+    from harness.casefile.schema import Case, ExpectedObject
+    from harness.evaluation.matching import match_objects
+    from harness.evaluation.metrics import suite_metrics
+    from harness.evaluation.predictions import Predictions
 
     objects = (
         ExpectedObject("cat", (0.0, 0.0, 40.0, 40.0), 0.5, 0.5),

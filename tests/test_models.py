@@ -8,10 +8,11 @@ import cv2
 import numpy as np
 import pytest
 
-from harness.cases import Case, load_case_file
-from harness.errors import ImageError, ModelError
-from harness.matching import match_objects
-from harness.models import Model, ModelPool
+from harness.casefile.load import load_case_file
+from harness.casefile.schema import Case
+from harness.core.errors import ImageError, ModelError
+from harness.evaluation.matching import match_objects
+from harness.evaluation.models import Model, ModelPool
 
 from conftest import CASES, FIXTURES, MODELS
 
@@ -170,8 +171,8 @@ def test_batched_predictions_equal_one_by_one_and_bad_images_stay_out(tmp_path, 
 
 
 def test_the_reader_decodes_an_image_once_for_its_consecutive_variants(monkeypatch):
-    import harness.models as models
-    from harness.transforms import Step, Transform
+    import harness.evaluation.models as models
+    from harness.core.transforms import Step, Transform
 
     decoded = []
     real = models.load_image

@@ -99,8 +99,8 @@ def test_a_report_that_cannot_be_written_is_said_and_the_outcome_stays(pytester,
 def test_a_picture_that_cannot_be_drawn_is_said_in_one_line(tmp_path):
     from test_overlay import make_case, obj, predictions
 
-    from harness.matching import match_objects
-    from harness.outputs import OutputSettings, RunOutputs
+    from harness.evaluation.matching import match_objects
+    from harness.reports.run_outputs import OutputSettings, RunOutputs
 
     case = make_case(tmp_path, obj((10, 10, 50, 50)))
     verdict = match_objects(case, predictions(), use_masks=False)
@@ -123,10 +123,10 @@ def test_overlay_pictures_are_not_reported_as_images_no_case_uses(pytester, dete
 
 
 COUNT_DRAWINGS = """
-import harness.outputs
+import harness.reports.run_outputs
 
 drawn = []
-original = harness.outputs.draw_pictures
+original = harness.reports.run_outputs.draw_pictures
 
 
 def pytest_configure(config):
@@ -134,11 +134,11 @@ def pytest_configure(config):
         drawn.append(verdict.case.name)
         return original(verdict, kinds)
 
-    harness.outputs.draw_pictures = counted
+    harness.reports.run_outputs.draw_pictures = counted
 
 
 def pytest_unconfigure(config):
-    harness.outputs.draw_pictures = original
+    harness.reports.run_outputs.draw_pictures = original
     print("drawn:", sorted(drawn))
 """
 

@@ -8,10 +8,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from harness.cases import Case, ExpectedObject, MaskSpec, load_case_file
-from harness.geometry import mask_to_rle
-from harness.matching import match_objects
-from harness.overlay import (
+from harness.casefile.load import load_case_file
+from harness.casefile.schema import Case, ExpectedObject, MaskSpec
+from harness.core.geometry import mask_to_rle
+from harness.evaluation.matching import match_objects
+from harness.evaluation.predictions import Predictions
+from harness.evaluation.suites import Judge
+from harness.reports.overlay import (
     EXPECTED_COLOUR,
     PREDICTED_COLOUR,
     PROBLEM_COLOUR,
@@ -22,8 +25,6 @@ from harness.overlay import (
     save_png,
     verdict_marks,
 )
-from harness.predictions import Predictions
-from harness.suites import Judge
 
 from conftest import CASES, MODELS
 

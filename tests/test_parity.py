@@ -13,12 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from harness.cases import load_case_file
-from harness.config import PARITY_CONF, PARITY_IOU, CompareTo
-from harness.errors import CaseFileError
-from harness.geometry import mask_to_rle
-from harness.parity import ParityResult, compare_predictions, conf_threshold, format_parity, summarize_parity
-from harness.predictions import Predictions
+from harness.casefile.load import load_case_file
+from harness.core.config import PARITY_CONF, PARITY_IOU, CompareTo
+from harness.core.errors import CaseFileError
+from harness.core.geometry import mask_to_rle
+from harness.evaluation.predictions import Predictions
+from harness.robustness.parity import ParityResult, compare_predictions, conf_threshold, format_parity, summarize_parity
 
 from case_strategies import values
 from conftest import MODELS, shipped_suite
@@ -67,7 +67,7 @@ def compare(a: Predictions, b: Predictions, *, masks: bool = False):
 
 
 def result_of(a: Predictions, b: Predictions, *, masks: bool = False) -> ParityResult:
-    from harness.cases import Case
+    from harness.casefile.schema import Case
 
     case = Case("scene", Path("cases/x.yaml"), Path("cases/x.png"), (WIDTH, HEIGHT), (), (), 0, None, None, {})
     rows = compare(a, b, masks=masks)
@@ -297,7 +297,7 @@ def test_a_missing_compare_to_file_is_not_checked_when_it_is_overridden(project)
 
 
 def test_recording_into_a_file_does_not_need_its_export(tmp_path):
-    from harness.golden import target
+    from harness.golden.record import target
 
     text = shipped_suite("shapes-detect.yaml").replace("task: detect\n", "task: detect\ncompare_to: gone.onnx\n")
     (tmp_path / "detect.yaml").write_text(text)
@@ -387,9 +387,9 @@ def test_models_of_different_tasks_cannot_be_at_parity(pytester):
 
 def test_parity_results_travel_home_from_pytest_xdist_workers():
     # A real -n 2 run (checked by hand, see README) costs 10-20 s here; this is the part that is ours.
-    from harness.config import Thresholds
-    from harness.distributed import merge_worker_payload, worker_payload
-    from harness.session import HarnessRun, Settings
+    from harness.core.config import Thresholds
+    from harness.pytest_plugin.distributed import merge_worker_payload, worker_payload
+    from harness.pytest_plugin.session import HarnessRun, Settings
 
     settings = Settings(None, None, "cpu", Thresholds(), ("*.yaml",))
     worker, controller = HarnessRun(settings), HarnessRun(settings)

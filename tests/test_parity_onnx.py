@@ -86,7 +86,7 @@ def test_the_shipped_models_exports_are_at_parity_on_the_shipped_suites(pytester
     assert max(r["max_conf_difference"] for r in results if r["max_conf_difference"] is not None) < 1e-4
     import jsonschema
 
-    from harness.run_record import load_schema
+    from harness.reports.run_record import load_schema
 
     jsonschema.validate(record, load_schema(), cls=jsonschema.Draft202012Validator)
 

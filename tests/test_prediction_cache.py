@@ -12,10 +12,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness import cache as cache_module
-from harness.cache import PredictionCache, predictions_from_json, predictions_to_json, resolved_device
-from harness.geometry import masks_to_rles
-from harness.predictions import Predictions
+from harness.core.geometry import masks_to_rles
+from harness.evaluation import prediction_cache as cache_module
+from harness.evaluation.prediction_cache import (
+    PredictionCache,
+    predictions_from_json,
+    predictions_to_json,
+    resolved_device,
+)
+from harness.evaluation.predictions import Predictions
 
 from conftest import FIXTURES, MODELS
 

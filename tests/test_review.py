@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from harness.cli import main as cli
-from harness.errors import CaseFileError
-from harness.review import mark_reviewed, write_overlays
+from harness.core.errors import CaseFileError
+from harness.golden.review import mark_reviewed, write_overlays
 
 from conftest import FIXTURES
 

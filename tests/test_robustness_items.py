@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from harness.run_record import load_schema
+from harness.reports.run_record import load_schema
 
 from conftest import CASES, MODELS, shipped_suite, with_case_line
 
@@ -48,9 +48,10 @@ def test_a_variant_predicts_what_plain_ultralytics_finds_in_the_transformed_pict
     from a PNG file must find exactly the same objects, so a variant's verdict is the model's."""
     from ultralytics import YOLO
 
-    from harness.cases import Case, load_case_file
-    from harness.suites import Judge
-    from harness.variants import case_pixels, make_variant
+    from harness.casefile.load import load_case_file
+    from harness.casefile.schema import Case
+    from harness.evaluation.suites import Judge
+    from harness.robustness.variants import case_pixels, make_variant
 
     loaded = load_case_file(CASES / name)
     (case,) = [c for c in loaded.cases if isinstance(c, Case) and c.name == "scene-003"]  # its smallest shapes

@@ -11,8 +11,8 @@ import jsonschema
 import numpy as np
 import pytest
 
-from harness.geometry import box_iou
-from harness.run_record import SCHEMA_VERSION, load_schema
+from harness.core.geometry import box_iou
+from harness.reports.run_record import SCHEMA_VERSION, load_schema
 
 from conftest import MODELS, ROOT, shipped_suite
 

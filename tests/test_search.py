@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from harness.cases import BrokenCase, Case, load_case_file
-from harness.errors import CaseFileError
-from harness.search import GRID, CaseSearch, Exploration, SearchRange, SearchSpec, explore, parse_search
+from harness.casefile.load import load_case_file
+from harness.casefile.schema import BrokenCase, Case
+from harness.casefile.search_spec import GRID, SearchRange, SearchSpec, parse_search
+from harness.core.errors import CaseFileError
+from harness.robustness.search import CaseSearch, Exploration, explore
 
 from conftest import CASES, shipped_suite, with_case_line
 

@@ -7,9 +7,9 @@ import json
 import pytest
 import yaml
 
-from harness.cases import load_case_file
+from harness.casefile.load import load_case_file
 from harness.cli import main as cli_main
-from harness.errors import CaseFileError
+from harness.core.errors import CaseFileError
 
 from conftest import MODELS
 

@@ -19,11 +19,12 @@ from hypothesis import strategies as st
 from PIL import Image
 from scipy.ndimage import binary_dilation, binary_erosion
 
-from harness.cases import BrokenCase, Case, VariantSpec, load_case_file
-from harness.errors import CaseFileError
-from harness.geometry import mask_to_rle, rle_to_mask
-from harness.transforms import FLIPS, PHOTOMETRIC, Step, Transform, parse_transform
-from harness.variants import case_pixels, make_variant
+from harness.casefile.load import load_case_file
+from harness.casefile.schema import BrokenCase, Case, VariantSpec
+from harness.core.errors import CaseFileError
+from harness.core.geometry import mask_to_rle, rle_to_mask
+from harness.core.transforms import FLIPS, PHOTOMETRIC, Step, Transform, parse_transform
+from harness.robustness.variants import case_pixels, make_variant
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "fixtures"))

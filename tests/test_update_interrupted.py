@@ -10,8 +10,9 @@ import time
 
 import pytest
 
-from harness.casefile_edit import TEMP_PREFIX, WRITE_PAUSE_ENV
-from harness.cases import Case, load_case_file
+from harness.casefile.edit import TEMP_PREFIX, WRITE_PAUSE_ENV
+from harness.casefile.load import load_case_file
+from harness.casefile.schema import Case
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 FILES = ("a", "b", "c")

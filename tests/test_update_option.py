@@ -94,11 +94,17 @@ def test_help_lists_the_update_option(pytester):
     result.stdout.fnmatch_lines(["*--harness-update*rewrite the expected objects of the selected failing*"])
 
 
-def test_update_refuses_parallel_workers(pytester, detect_suite):
+@pytest.mark.parametrize(
+    "workers", [("-n", "2"), ("--dist", "load", "--tx", "popen"), ("--tx", "2*popen")], ids=["n", "dist-tx", "tx"]
+)
+def test_update_refuses_parallel_workers(pytester, detect_suite, workers):
+    """Any pytest-xdist distribution is refused, not only -n: workers would each rewrite the file."""
     pytester.makefile(".yaml", shapes=detect_suite)
-    result = pytester.runpytest("--harness-update", "-n", "2")
+    before = (pytester.path / "shapes.yaml").read_bytes()
+    result = pytester.runpytest("--harness-update", *workers)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--harness-update writes case files: run it without -n (pytest-xdist)"])
+    result.stderr.fnmatch_lines(["*--harness-update writes case files: run it without pytest-xdist (-n, --dist, --tx)"])
+    assert (pytester.path / "shapes.yaml").read_bytes() == before
 
 
 def test_an_empty_case_that_now_finds_objects_gets_them_one_per_line(pytester):

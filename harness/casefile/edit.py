@@ -1,0 +1,251 @@
+"""Writing and editing case files without losing a person's work.
+
+Edits go through ruamel.yaml's round-trip mode, so comments, key order, flow style and the way
+numbers were written survive; only the values a command changes are new. Every write is atomic:
+the new text goes to a temporary file beside the case file, which then replaces it (``os.replace``),
+so a crash or a kill leaves the file either as it was or fully new, never half written.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+from ruamel.yaml.util import load_yaml_guess_indent
+
+from harness.casefile.load import load_case_file
+from harness.casefile.schema import BrokenCase
+from harness.core.errors import CaseFileError
+
+# Test hook: seconds to pause with the temporary file half written, so a test can kill a real
+# update mid-write (tests/test_update_interrupted.py). Unset in normal use.
+WRITE_PAUSE_ENV = "VISION_HARNESS_WRITE_PAUSE"
+TEMP_PREFIX = ".vh-tmp-"  # hidden, and not a .yaml name: pytest never collects a leftover one
+_NAME_CHARS = re.compile(r"[^A-Za-z0-9_.\-]+")
+
+
+class CaseDocument:
+    """A case file read for editing: the YAML tree, and the indentation to write it back with."""
+
+    def __init__(self, path: Path, data: CommentedMap | None = None, indent: tuple[int, int, int] = (2, 4, 2)):
+        self.path = path
+        self.data = data if data is not None else CommentedMap()
+        self._indent = indent
+
+    @classmethod
+    def load(cls, path: Path) -> CaseDocument:
+        """Read ``path`` for editing (its cases must already have passed ``load_case_file``)."""
+
+        try:
+            data, indent, sequence_dash = load_yaml_guess_indent(path.read_text(encoding="utf-8"), yaml=_yaml())
+        except (OSError, UnicodeDecodeError, YAMLError) as exc:
+            raise CaseFileError(path, f"cannot read the file for editing: {str(exc).splitlines()[0]}") from None
+        if not isinstance(data, CommentedMap) or not isinstance(data.get("cases"), list):
+            raise CaseFileError(path, "not a case file: expected a mapping with a `cases:` list", field="cases")
+        # ruamel reports the dash offset; its sequence indent is the dash offset plus the room for "- ".
+        sequence_dash = sequence_dash or 0
+        return cls(path, data, (indent or 2, max(indent or 2, sequence_dash + 2), sequence_dash))
+
+    @property
+    def cases(self) -> CommentedSeq:
+        if "cases" not in self.data:
+            self.data["cases"] = CommentedSeq()
+        return self.data["cases"]
+
+    def case(self, name: str) -> CommentedMap:
+        """The case entry called ``name``."""
+        for entry in self.cases:
+            if isinstance(entry, Mapping) and entry.get("name") == name:
+                return entry
+        raise CaseFileError(self.path, "no such case in the file", case=name, field="name")
+
+    def text(self) -> str:
+        yaml = _yaml()
+        mapping, sequence, offset = self._indent
+        yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
+        out = io.StringIO()
+        yaml.dump(self.data, out)
+        return out.getvalue()
+
+    def save(self, *, changed: Iterable[str] | None = None) -> None:
+        """Write the document back atomically, only if the file and the ``changed`` cases (default:
+        all) still load; cases that were broken before and left alone stay as they were."""
+        names = None if changed is None else set(changed)
+        write_atomic(self.path, self.text(), check=lambda temporary, path: _check_loads(temporary, path, names))
+
+
+def _yaml() -> YAML:
+    yaml = YAML()  # round-trip mode: comments, key order and flow style are kept
+    yaml.preserve_quotes = True
+    yaml.width = 1 << 16  # one polygon per line, as people write them, not folded at 80 columns
+    return yaml
+
+
+def _check_loads(temporary: Path, path: Path, names: set[str] | None) -> None:
+    """Refuse to write a case file whose new cases would not load."""
+
+    try:
+        cases = load_case_file(temporary, check_model=False).cases
+        broken = [c for c in cases if isinstance(c, BrokenCase) and (names is None or c.name in names)]
+    except CaseFileError as exc:
+        raise CaseFileError(path, f"not written, the new text would not load: {exc.message}", field=exc.field) from None
+    if broken:
+        error = broken[0].error
+        raise CaseFileError(
+            path, f"not written, the case would not load: {error.message}", case=error.case, field=error.field
+        )
+
+
+def write_atomic(path: Path, text: str, *, check: Callable[[Path, Path], None] | None = None) -> None:
+    """Replace ``path`` with ``text`` so that any reader, or a crash, sees the old file or the new one.
+
+    ``check(temporary, path)`` may refuse the complete new file before it replaces the old one."""
+    path = path.resolve()  # a case file that is a symbolic link is written through, not replaced by a file
+    data = text.encode("utf-8")
+    pause = float(os.environ.get(WRITE_PAUSE_ENV) or 0)
+    handle, temporary = tempfile.mkstemp(prefix=TEMP_PREFIX + path.name + ".", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            half = len(data) // 2
+            out.write(data[:half])
+            if pause:
+                out.flush()
+                time.sleep(pause)
+            out.write(data[half:])
+            out.flush()
+            os.fsync(out.fileno())  # the bytes are on disk before the name points at them
+        if check is not None:
+            check(Path(temporary), path)
+        os.chmod(temporary, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    _sync_directory(path.parent)
+
+
+def _umask() -> int:
+    mask = os.umask(0)  # reading the umask means setting it; set it straight back
+    os.umask(mask)
+    return mask
+
+
+def _sync_directory(folder: Path) -> None:
+    # The rename itself must reach the disk too; not every platform lets a directory be opened.
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+
+
+def number(value: float) -> int | float:
+    """A coordinate as written in case files: 0.01 px precision, whole numbers without ``.0``."""
+    rounded = round(float(value), 2)
+    return int(rounded) if rounded.is_integer() else rounded
+
+
+def flow(values: Iterable[Any]) -> CommentedSeq:
+    """A sequence written on one line, ``[a, b, c]``."""
+    seq = CommentedSeq(values)
+    seq.fa.set_flow_style()
+    return seq
+
+
+def flow_map(values: Mapping[str, Any]) -> CommentedMap:
+    """A mapping written on one line, ``{a: 1, b: 2}``."""
+    out = CommentedMap(values)
+    out.fa.set_flow_style()
+    return out
+
+
+def mask_entry(mask: Any) -> Any:
+    """A mask in case-file form (polygon list, list of polygons, ``{rle: ...}``, ``{png: ...}``) styled for YAML."""
+    if isinstance(mask, Mapping) and "rle" in mask:
+        rle = mask["rle"]
+        counts = rle["counts"]
+        # Quoted: an RLE string holds characters such as ':', '[' and '?' that YAML would misread.
+        counts = flow(counts) if isinstance(counts, list) else DoubleQuotedScalarString(counts)
+        return flow_map({"rle": flow_map({"size": flow(rle["size"]), "counts": counts})})
+    if isinstance(mask, Mapping):
+        return flow_map(mask)
+    if mask and isinstance(mask[0][0], (list, tuple)):
+        return flow(flow(flow(number(v) for v in point) for point in polygon) for polygon in mask)
+    return flow(flow(number(v) for v in point) for point in mask)
+
+
+def object_entry(obj: Mapping[str, Any]) -> CommentedMap:
+    """An expected object in case-file form (``class``, ``box``, optional ``mask``, ``crowd``, thresholds)."""
+    entry = CommentedMap()
+    for key, value in obj.items():
+        if key == "box":
+            value = flow(number(v) for v in value)
+        elif key == "mask":
+            value = mask_entry(value)
+        entry[key] = value
+    return entry
+
+
+def case_entry(
+    name: str,
+    image: str,
+    objects: Sequence[Mapping[str, Any]],
+    *,
+    tags: Sequence[str] = (),
+    thresholds: Mapping[str, Any] | None = None,
+    recorded: Mapping[str, Any] | None = None,
+) -> CommentedMap:
+    """A case in case-file form, keys in the order people write them."""
+    entry = CommentedMap(name=name, image=image)
+    if tags:
+        entry["tags"] = flow(tags)
+    if thresholds:
+        entry["thresholds"] = flow_map(thresholds)
+    if recorded is not None:
+        entry["recorded"] = flow_map(recorded)
+    entry["objects"] = CommentedSeq(object_entry(obj) for obj in objects)
+    return entry
+
+
+def new_document(path: Path, *, model: str, task: str, predict: Mapping[str, Any], header: str) -> CaseDocument:
+    """An empty case file: a comment, the model (relative to ``path``), task and predict arguments."""
+    data = CommentedMap(version=1, model=model, task=task)
+    if predict:
+        data["predict"] = flow_map(predict)
+    data["cases"] = CommentedSeq()
+    data.yaml_set_start_comment(header)
+    return CaseDocument(path, data)
+
+
+def case_name(stem: str, taken: set[str]) -> str:
+    """A valid, unused case name made from an image's file name (``IMG 01.jpg`` -> ``IMG-01``)."""
+    base = _NAME_CHARS.sub("-", stem).strip("-_.") or "image"
+    if not base[0].isalnum():
+        base = "image-" + base
+    if base == "suite":
+        base = "suite-image"  # reserved for the file's metric gates
+    name, counter = base, 2
+    while name in taken:
+        name, counter = f"{base}-{counter}", counter + 1
+    taken.add(name)
+    return name
+
+
+def relative(path: Path, start: Path) -> str:
+    """``path`` relative to the folder ``start``, with forward slashes, as case files write paths."""
+    return Path(os.path.relpath(path.resolve(), start.resolve())).as_posix()

@@ -1,0 +1,290 @@
+"""Suite metrics: COCO mAP through hotcoco, and precision / recall / F1 at the case thresholds.
+
+mAP50-95, mAP50, mAP75, the area ranges and AP per class are exactly COCOeval's (same matching,
+101-point interpolation, 100 detections per image): hotcoco is a Rust implementation of
+pycocotools' algorithm, and tests/test_metrics.py checks the two agree to 1e-6 on random suites.
+Precision, recall and F1 count an expected object as found when the case verdict says so, i.e. at
+the IoU threshold each object sets.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from harness.core.config import METRIC_KINDS as KINDS
+from harness.core.geometry import rle_area
+from harness.evaluation.matching import CaseVerdict
+
+_IOU_TYPE = {"box": "bbox", "mask": "segm"}
+# Our names for COCOeval.summarize's stats 0-5, and hotcoco's names for them in slice_by results.
+_SLICE_KEYS = (
+    ("map50_95", "AP"),
+    ("map50", "AP50"),
+    ("map75", "AP75"),
+    ("map_small", "APs"),
+    ("map_medium", "APm"),
+    ("map_large", "APl"),
+)
+
+
+class SuiteMetrics:
+    """Metrics of a set of judged cases. Keys look like ``box.map50_95`` or ``mask.f1``.
+
+    A metric is absent when it is undefined: mAP with no expected objects at all, mask metrics
+    when not every expected object has a mask, precision with no predictions. Per-tag metrics
+    cost a COCO evaluation per tag and kind, so they are computed when first asked for.
+    """
+
+    def __init__(
+        self,
+        values: dict[str, float],
+        per_class: dict[str, dict[str, float]],
+        tags: Sequence[str],
+        tag_values: Callable[[], dict[str, dict[str, float]]],
+        images: int,
+    ):
+        self.values = values
+        self.per_class = per_class
+        self.tags = tuple(tags)
+        self.images = images
+        self._tag_values = tag_values
+        self._per_tag: dict[str, dict[str, float]] | None = None
+
+    @property
+    def per_tag(self) -> dict[str, dict[str, float]]:
+        if self._per_tag is None:
+            self._per_tag = self._tag_values()
+        return self._per_tag
+
+    def tag(self, name: str) -> dict[str, float]:
+        """The metrics of the cases carrying tag ``name`` (empty when no case does)."""
+        return self.per_tag.get(name, {}) if name in self.tags else {}
+
+    def lookup(self, path: str) -> float | None:
+        """A metric by its gate path: ``box.map50``, ``per_class.circle.box.map50``, ``per_tag.night.mask.f1``."""
+        scope, _, rest = path.partition(".")
+        if scope in ("per_class", "per_tag"):
+            group, _, name = rest.partition(".")
+            table = self.per_class.get(group, {}) if scope == "per_class" else self.tag(group)
+            return table.get(name)
+        return self.values.get(path)
+
+    def flat(self) -> dict[str, float]:
+        """Every metric under its gate path, for baselines and reports."""
+        out = dict(self.values)
+        for scope, table in (("per_class", self.per_class), ("per_tag", self.per_tag)):
+            for group, values in table.items():
+                out |= {f"{scope}.{group}.{name}": value for name, value in values.items()}
+        return out
+
+
+def suite_metrics(verdicts: Sequence[CaseVerdict], *, with_masks: bool) -> SuiteMetrics:
+    """Suite metrics of ``verdicts`` (one per case; cases sharing an image are separate images here)."""
+    kinds = tuple(k for k in KINDS if k == "box" or (with_masks and _all_objects_have_masks(verdicts)))
+    classes = sorted({o.expected.class_name for v in verdicts for o in v.objects} | _predicted_classes(verdicts))
+    values: dict[str, float] = {}
+    per_class: dict[str, dict[str, float]] = {name: {} for name in classes}
+    datasets, evaluations = {}, {}
+    for kind in kinds:
+        # COCO image ids are 1-based positions in ``verdicts``; a tag's subset is a list of those ids.
+        datasets[kind] = _coco_datasets(verdicts, classes, kind)
+        evaluation = evaluations[kind] = _evaluate(datasets[kind], kind, image_ids=None)
+        counts = _count_values(verdicts, kind)
+        values |= _map_values(evaluation, kind) | counts[None]
+        for index, name in enumerate(classes):
+            per_class[name] |= _map_values(evaluation, kind, category=index) | counts.get(name, {})
+
+    tags = sorted({tag for v in verdicts for tag in v.case.tags})
+
+    def all_tag_values() -> dict[str, dict[str, float]]:
+        ids = {tag: [i for i, v in enumerate(verdicts, start=1) if tag in v.case.tags] for tag in tags}
+        out: dict[str, dict[str, float]] = {tag: {} for tag in tags}
+        for kind in kinds:
+            for tag, maps in _slice_values(evaluations[kind], kind, ids).items():
+                out[tag] |= maps | _count_values([verdicts[i - 1] for i in ids[tag]], kind)[None]
+        return out
+
+    return SuiteMetrics(values, {k: v for k, v in per_class.items() if v}, tags, all_tag_values, len(verdicts))
+
+
+def _all_objects_have_masks(verdicts: Sequence[CaseVerdict]) -> bool:
+    # expected_masks is filled only when the case was judged with masks.
+    return all(
+        v.predictions.masks is not None
+        and len(v.expected_masks) == len(v.objects)
+        and all(rle is not None for rle in v.expected_masks)
+        for v in verdicts
+    )
+
+
+def _predicted_classes(verdicts: Sequence[CaseVerdict]) -> set[str]:
+    return {name for v in verdicts for name in v.predictions.class_names}
+
+
+def coco_inputs(verdicts: Sequence[CaseVerdict], classes: Sequence[str], kind: str) -> tuple[dict, list[dict]]:
+    """Ground truth (a COCO dataset dict) and detections (a COCO results list) of the verdicts."""
+    category = {name: index + 1 for index, name in enumerate(classes)}
+    images, annotations, detections = [], [], []
+    for image_id, verdict in enumerate(verdicts, start=1):
+        width, height = verdict.case.image_size
+        images.append({"id": image_id, "width": width, "height": height})
+        for index, result in enumerate(verdict.objects):
+            obj = result.expected
+            x1, y1, x2, y2 = obj.box
+            annotation = {
+                "id": len(annotations) + 1,
+                "image_id": image_id,
+                "category_id": category[obj.class_name],
+                "bbox": [x1, y1, x2 - x1, y2 - y1],
+                "area": (x2 - x1) * (y2 - y1),
+                "iscrowd": int(obj.crowd),
+            }
+            if kind == "mask":
+                rle = verdict.expected_masks[index]
+                annotation |= {"segmentation": rle, "area": float(rle_area(rle))}
+            annotations.append(annotation)
+        predictions = verdict.predictions
+        for j, (name, box) in enumerate(zip(predictions.class_names, predictions.boxes.tolist(), strict=True)):
+            x1, y1, x2, y2 = box
+            detection = {
+                "image_id": image_id,
+                "category_id": category[name],
+                "bbox": [x1, y1, x2 - x1, y2 - y1],
+                "score": float(predictions.scores[j]),
+            }
+            if kind == "mask":
+                detection["segmentation"] = predictions.masks[j]
+            detections.append(detection)
+    categories = [{"id": i, "name": name} for name, i in category.items()]
+    return {"images": images, "annotations": annotations, "categories": categories}, detections
+
+
+def coco_map_values(
+    gt: dict, dt: list[dict], kind: str, *, image_ids: list[int] | None = None, category: int | None = None
+) -> dict[str, float]:
+    """mAP values (``{kind}.map50_95`` ...) of COCO-format ground truth and detections.
+
+    The same numbers as pycocotools' ``COCOeval.summarize()`` stats 0-5 (with ``params.imgIds =
+    image_ids`` when given). ``category`` is the position of one category among the category ids in
+    ascending order (COCOeval's order), for that class's AP. The inputs are not modified.
+    """
+    if image_ids is not None and not image_ids:
+        return {}  # no images, nothing defined: pycocotools answers -1 everywhere
+    evaluation = _evaluate(_load_coco(gt, dt), kind, image_ids=image_ids)
+    return _map_values(evaluation, kind, category=category)
+
+
+def _coco_datasets(verdicts: Sequence[CaseVerdict], classes: Sequence[str], kind: str):
+    return _load_coco(*coco_inputs(verdicts, classes, kind))
+
+
+def _load_coco(gt: dict, dt: list[dict]):
+    """The engine's ground truth and detections, or None when there is no ground truth at all."""
+    if not gt["annotations"]:
+        return None
+    import hotcoco
+
+    ground_truth = hotcoco.COCO(gt)
+    return ground_truth, ground_truth.load_res(dt)
+
+
+def _evaluate(datasets, kind: str, *, image_ids: list[int] | None):
+    """An accumulated COCOeval over ``image_ids`` (all images when None); None when mAP is undefined."""
+    if datasets is None:
+        return None
+    import hotcoco
+
+    evaluation = hotcoco.COCOeval(*datasets, _IOU_TYPE[kind])
+    if image_ids is not None:
+        evaluation.params.img_ids = image_ids
+    evaluation.evaluate()
+    evaluation.accumulate()
+    return evaluation
+
+
+def _slice_values(evaluation, kind: str, slices: dict[str, list[int]]) -> dict[str, dict[str, float]]:
+    """mAP values of image subsets, re-accumulated from one evaluation (hotcoco's ``slice_by``)."""
+    if evaluation is None or not slices:
+        return {name: {} for name in slices}
+    with contextlib.redirect_stdout(io.StringIO()):
+        results = evaluation.slice_by(slices)
+    names = {
+        "map50_95": "AP",
+        "map50": "AP50",
+        "map75": "AP75",
+        "map_small": "APs",
+        "map_medium": "APm",
+        "map_large": "APl",
+    }
+    return {
+        name: {
+            f"{kind}.{ours}": float(results[name][theirs])
+            for ours, theirs in names.items()
+            if results[name][theirs] > -1
+        }
+        for name in slices
+    }
+
+
+def _map_values(evaluation, kind: str, *, category: int | None = None) -> dict[str, float]:
+    if evaluation is None:
+        return {}
+    # precision: [IoU threshold, recall point, category, area range, max detections]; -1 = no ground truth.
+    precision = np.asarray(evaluation.eval["precision"])[:, :, :, :, -1]
+    if category is not None:
+        precision = precision[:, :, category : category + 1]
+    out = {}
+    # COCOeval.summarize's stats 0-5: all IoUs, IoU 0.5, IoU 0.75 at area "all"; then small, medium, large.
+    for name, rows, area in (
+        ("map50_95", slice(None), 0),
+        ("map50", slice(0, 1), 0),
+        ("map75", slice(5, 6), 0),
+        ("map_small", slice(None), 1),
+        ("map_medium", slice(None), 2),
+        ("map_large", slice(None), 3),
+    ):
+        selected = precision[rows, :, :, area]
+        valid = selected[selected > -1]
+        if valid.size:
+            out[f"{kind}.{name}"] = float(np.mean(valid))
+    return out
+
+
+def _count_values(verdicts: Sequence[CaseVerdict], kind: str) -> dict[str | None, dict[str, float]]:
+    """Precision, recall and F1 for all classes (key None) and for each class, in one pass."""
+    counts: dict[str | None, list[int]] = {None: [0, 0, 0]}  # true positives, expected, predicted
+    for verdict in verdicts:
+        for result in verdict.objects:
+            if result.expected.crowd:
+                continue  # COCO's crowd regions are neither found nor missed
+            if result.prediction is None:
+                found = False
+            elif kind == "box":
+                found = result.box_iou >= result.expected.box_iou
+            else:
+                found = result.mask_iou is not None and result.mask_iou >= result.expected.mask_iou
+            for key in (None, result.expected.class_name):
+                row = counts.setdefault(key, [0, 0, 0])
+                row[0] += found
+                row[1] += 1
+        for j, name in enumerate(verdict.predictions.class_names):
+            if j in verdict.ignored:
+                continue
+            counts[None][2] += 1
+            counts.setdefault(name, [0, 0, 0])[2] += 1
+    out: dict[str | None, dict[str, float]] = {}
+    for key, (true_positives, expected, predicted) in counts.items():
+        values = {}
+        if predicted:
+            values[f"{kind}.precision"] = true_positives / predicted
+        if expected:
+            values[f"{kind}.recall"] = true_positives / expected
+        if predicted and expected:
+            p, r = true_positives / predicted, true_positives / expected
+            values[f"{kind}.f1"] = 2 * p * r / (p + r) if p + r else 0.0
+        out[key] = values
+    return out

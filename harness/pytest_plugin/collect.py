@@ -1,0 +1,195 @@
+"""pytest collectors: a case file becomes a pytest.File yielding the items of its cases, and the
+file's suite checks (metric gates, baseline comparison) are items under ``FILE::suite``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from fnmatch import fnmatch
+from pathlib import Path
+
+import pytest
+
+from harness.casefile.discover import is_case_file
+from harness.casefile.load import load_case_file
+from harness.casefile.schema import SUITE_ITEM, BrokenCase, Case, CaseFile
+from harness.casefile.search_spec import SEARCH_ITEM
+from harness.core.config import CompareTo
+from harness.core.errors import CaseFileError
+from harness.core.paths import suite_key
+from harness.pytest_plugin.inventory import remember_case_file
+from harness.pytest_plugin.items import (
+    BaselineItem,
+    BrokenItem,
+    CaseFailure,
+    CaseItem,
+    GateItem,
+    ParityItem,
+    SearchItem,
+)
+from harness.pytest_plugin.session import ROBUSTNESS_MARKER, harness_run
+from harness.robustness.variants import make_variant
+
+
+def case_file_collector(file_path: Path, parent: pytest.Collector) -> CaseFileCollector | None:
+    """The collector of a YAML file, when it is a case file the run's ``harness_files`` patterns take."""
+    patterns = harness_run(parent.config).settings.file_patterns
+    if not any(fnmatch(file_path.name, pattern) for pattern in patterns):
+        return None
+    # Named on the command line, any YAML file is taken as a case file; found by recursion, only one with `cases:`.
+    if parent.session.isinitpath(file_path) or is_case_file(file_path):
+        return CaseFileCollector.from_parent(parent, path=file_path)
+    return None
+
+
+class CaseFileCollector(pytest.File):
+    """One case file. A file that cannot be read yields a single error item, so other files still run."""
+
+    def collect(self) -> Iterator[pytest.Item | pytest.Collector]:
+        run = harness_run(self.config)
+        settings = run.settings
+        try:
+            case_file = load_case_file(
+                self.path,
+                defaults=settings.thresholds,
+                check_model=not settings.model_override,
+                parse_cache=run.parse_cache,
+                # Replaced, or not used: --harness-model skips parity with the file's compare_to.
+                check_compare_to=not (settings.compare_override or settings.model_override),
+            )
+            if not case_file.cases:
+                raise CaseFileError(self.path, "no cases: list at least one, or delete the file", field="cases")
+            model = settings.model_override or case_file.model or settings.default_model
+            if model is None:
+                raise CaseFileError(
+                    self.path,
+                    "no model: set it in the case file, as harness_model in the pytest ini, or with --harness-model",
+                    field="model",
+                )
+            if not settings.model_override and case_file.model and self._escapes(Path(case_file.model)):
+                raise CaseFileError(self.path, self._escape_message(case_file.model), field="model")
+            compare, skip_parity = self._compare_to(case_file)
+        except CaseFileError as exc:
+            yield BrokenItem.from_parent(self, name="[file]", error=exc)
+            return
+        # A case naming a file outside the project is broken everywhere, suite gates included.
+        escapes = {c.name: self._outside_root(c) for c in case_file.cases if isinstance(c, Case)}
+        case_file = replace(
+            case_file,
+            cases=tuple(BrokenCase(c.name, escapes[c.name]) if escapes.get(c.name) else c for c in case_file.cases),
+        )
+        remember_case_file(self.config, case_file)
+        # Suite metrics, gates and baselines count only cases a person wrote or reviewed.
+        judged = replace(case_file, cases=tuple(c for c in case_file.cases if not getattr(c, "awaiting_review", False)))
+        run.case_files[suite_key(self.config.rootpath, self.path)] = (judged, model)
+        for case in case_file.cases:
+            if not isinstance(case, Case):
+                yield BrokenItem.from_parent(self, name=case.name, error=case.error)
+                continue
+            yield self._tagged(CaseItem.from_parent(self, name=case.name, case=case, model_spec=model), case.tags)
+            if compare is not None:
+                yield self._parity(case, model, compare, skip_parity)
+            yield from self._variants(case, model)
+            if case.search is not None:
+                yield self._search(case, model)
+        has_baseline = run.baseline is not None and run.baseline.suite(suite_key(self.config.rootpath, self.path))
+        if case_file.gates or has_baseline:
+            yield SuiteCollector.from_parent(self, name=SUITE_ITEM, case_file=judged, model_spec=model)
+
+    def _tagged(self, item: pytest.Item, tags: tuple[str, ...]) -> pytest.Item:
+        run = harness_run(self.config)
+        for tag in tags:
+            if tag not in run.registered_tags:
+                # Registering the tag first keeps --strict-markers happy with case-file tags.
+                self.config.addinivalue_line("markers", f"{tag}: tag from a vision-harness case file")
+                run.registered_tags.add(tag)
+            item.add_marker(tag)
+        return item
+
+    def _variants(self, case: Case, model: str) -> Iterator[pytest.Item]:
+        """``CASE[TRANSFORM]`` items: the case judged on its transformed image (``transforms:``)."""
+
+        for spec in case.variants:
+            name = f"{case.name}[{spec.transform.id}]"
+            try:
+                variant = make_variant(case, spec)
+            except CaseFileError as exc:
+                yield BrokenItem.from_parent(self, name=name, error=exc)
+                continue
+            item = CaseItem.from_parent(self, name=name, case=variant, model_spec=model)
+            if spec.xfail:
+                # Strict: once the model gets it right, XPASS fails the run, so the note cannot go stale.
+                # Only a quality failure is the expected one; an unreadable image is still an error.
+                item.add_marker(pytest.mark.xfail(reason=spec.xfail, strict=True, raises=CaseFailure))
+            yield self._tagged(item, (*case.tags, ROBUSTNESS_MARKER))
+
+    def _parity(self, case: Case, model: str, compare: CompareTo, skip: str | None) -> pytest.Item:
+        """``CASE[parity]``: the case's image predicted by the model and by its export (``compare_to:``)."""
+
+        item = ParityItem.from_parent(
+            self, name=f"{case.name}[parity]", case=case, model_spec=model, compare=compare, skip=skip
+        )
+        return self._tagged(item, case.tags)
+
+    def _search(self, case: Case, model: str) -> pytest.Item:
+        """``CASE[search]``: the smallest perturbation within the case's ``search:`` ranges that breaks it."""
+
+        item = SearchItem.from_parent(self, name=f"{case.name}[{SEARCH_ITEM}]", case=case, model_spec=model)
+        return self._tagged(item, (*case.tags, ROBUSTNESS_MARKER))
+
+    def _compare_to(self, case_file: CaseFile) -> tuple[CompareTo | None, str | None]:
+        """The model whose predictions must match the model's (export parity), if any, and why the
+        parity items are skipped, if they are."""
+        settings = harness_run(self.config).settings
+        compare = case_file.compare_to
+        if settings.compare_override:
+            tolerances = {"iou": compare.iou, "conf": compare.conf} if compare else {}
+            return CompareTo(settings.compare_override, **tolerances, source="--harness-compare-to"), None
+        if compare is None:
+            return None, None
+        if self._escapes(Path(compare.model)):
+            raise CaseFileError(self.path, self._escape_message(compare.model), field="compare_to")
+        if settings.model_override:
+            return compare, (
+                f"--harness-model replaces the model, and compare_to ({Path(compare.model).name}) is no export of "
+                "it: give the candidate's export with --harness-compare-to"
+            )
+        return compare, None
+
+    def _escapes(self, path: Path) -> bool:
+        """Whether a file the case file names lies outside pytest's rootdir (and that is not allowed)."""
+        if harness_run(self.config).settings.allow_outside_root or "://" in str(path):
+            return False
+        return not path.resolve().is_relative_to(self.config.rootpath.resolve())
+
+    def _escape_message(self, path: Path | str) -> str:
+        return (
+            f"{path} is outside the project root {self.config.rootpath}; "
+            "set harness_allow_outside_root = true in the pytest ini to allow it"
+        )
+
+    def _outside_root(self, case: Case) -> CaseFileError | None:
+        """A shared case repo must not reach files elsewhere on the machine (path traversal)."""
+        named = [("image", case.image)]
+        named += [(f"objects[{i}].mask.png", o.mask.png) for i, o in enumerate(case.objects) if o.mask and o.mask.png]
+        for field_name, path in named:
+            if self._escapes(path):
+                return CaseFileError(case.file, self._escape_message(path), case=case.name, field=field_name)
+        return None
+
+
+class SuiteCollector(pytest.Collector):
+    """``FILE::suite``: one item per metric gate of the file, and one for the baseline comparison."""
+
+    def __init__(self, *, case_file: CaseFile, model_spec: str, **kwargs):
+        super().__init__(**kwargs)
+        self.case_file = case_file
+        self.model_spec = model_spec
+
+    def collect(self) -> Iterator[pytest.Item]:
+        for gate in self.case_file.gates:
+            yield GateItem.from_parent(self, name=gate.path, gate=gate)
+        run = harness_run(self.config)
+        if run.baseline is not None and run.baseline.suite(suite_key(self.config.rootpath, self.case_file.path)):
+            yield BaselineItem.from_parent(self, name="baseline")

@@ -1,0 +1,305 @@
+"""Run-wide state: the settings resolved from ini and command line, the judge, the verdicts."""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from harness.core.config import Thresholds, resolve_model
+from harness.core.errors import HarnessError
+
+if TYPE_CHECKING:
+    from harness.casefile.schema import Case, CaseFile
+    from harness.evaluation.baseline import Baseline
+    from harness.evaluation.matching import CaseVerdict
+    from harness.evaluation.metrics import SuiteMetrics
+    from harness.evaluation.suites import Judge, SuiteResult
+    from harness.robustness.parity import ParityResult
+
+DEFAULT_FILE_PATTERNS = ("*.yaml", "*.yml")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the command line and ini options decide, already validated."""
+
+    model_override: str | None  # --harness-model: beats every case file
+    default_model: str | None  # harness_model ini: used where a case file names none
+    device: str | None
+    thresholds: Thresholds
+    file_patterns: tuple[str, ...]
+    save_baseline: Path | None = None
+    baseline: Path | None = None
+    max_drop: float = 0.01
+    allow_outside_root: bool = False  # may case files name images and models outside the rootdir?
+    use_cache: bool = True  # keep predictions in pytest's cache directory (--harness-no-cache: no)
+    half: bool = False  # --harness-half: FP16 inference
+    batch: int | None = None  # --harness-batch: images per forward pass (None: chosen per device)
+    prefetch: str = "model"  # which selected cases are predicted together: "model", "file" or "none"
+    search_examples: int = 25  # --harness-search-examples: examples a search judges before it gives up
+    compare_override: str | None = None  # --harness-compare-to: the parity model of every case file
+
+    @classmethod
+    def from_config(cls, config: pytest.Config) -> Settings:
+        ini_dir = config.inipath.parent if config.inipath else config.rootpath
+        thresholds = Thresholds()
+        for name, convert in (("box_iou", float), ("mask_iou", float), ("max_extra", int)):
+            raw = config.getini(f"harness_{name}")
+            if raw:
+                try:
+                    value = convert(raw)
+                except ValueError:
+                    raise pytest.UsageError(f"harness_{name} = {raw!r}: expected a {convert.__name__}") from None
+                low, high = (0, 1) if convert is float else (0, None)
+                if value < low or (high is not None and value > high):
+                    raise pytest.UsageError(f"harness_{name} = {raw!r}: must be in [{low}, {high or 'inf'}]")
+                thresholds = thresholds.override({name: value})
+        override = config.getoption("harness_model")
+        if override:
+            override = _model_spec(override, Path.cwd(), "--harness-model")
+        default = config.getini("harness_model") or None
+        if default:
+            default = _model_spec(default, ini_dir, "harness_model")
+        baseline = config.getoption("harness_baseline")
+        if baseline and not Path(baseline).is_file():
+            raise pytest.UsageError(f"--harness-baseline {baseline}: file not found")
+        max_drop = config.getoption("harness_max_drop")
+        if not 0 <= max_drop <= 1:
+            raise pytest.UsageError(f"--harness-max-drop {max_drop}: must be in [0, 1]")
+        compare = config.getoption("harness_compare_to")
+        save = config.getoption("harness_save_baseline")
+        batch = config.getoption("harness_batch")
+        if batch is not None and batch < 1:
+            raise pytest.UsageError(f"--harness-batch {batch}: must be 1 or more")
+        search_examples = config.getoption("harness_search_examples")
+        if search_examples < 1:
+            raise pytest.UsageError(f"--harness-search-examples {search_examples}: must be 1 or more")
+        return cls(
+            search_examples=search_examples,
+            use_cache=not config.getoption("harness_no_cache"),
+            half=bool(config.getoption("harness_half")),
+            batch=batch,
+            prefetch=_prefetch_scope(config),
+            compare_override=_model_spec(compare, Path.cwd(), "--harness-compare-to") if compare else None,
+            save_baseline=Path(save) if save else None,
+            baseline=Path(baseline) if baseline else None,
+            max_drop=max_drop,
+            model_override=override,
+            default_model=default,
+            device=config.getoption("harness_device") or config.getini("harness_device") or None,
+            thresholds=thresholds,
+            file_patterns=tuple(config.getini("harness_files") or DEFAULT_FILE_PATTERNS),
+            allow_outside_root=bool(config.getini("harness_allow_outside_root")),
+        )
+
+
+def _prefetch_scope(config: pytest.Config) -> str:
+    """Which cases a process predicts together, so that it predicts only cases it will run.
+
+    A serial run plans across every selected case of a model. A pytest-xdist worker plans across a
+    case file when every item of a file comes to it (--dist loadfile), across every case with
+    --dist each, and not at all when items are handed out one by one (--dist load).
+    """
+    worker = getattr(config, "workerinput", None)
+    if worker is None:
+        return "model"
+    return {"loadfile": "file", "each": "model"}.get(worker.get("harness_dist", "load"), "none")
+
+
+def _model_spec(value: str, base: Path, option: str) -> str:
+    try:
+        return resolve_model(value, base)
+    except FileNotFoundError as exc:
+        raise pytest.UsageError(f"{option} {value}: {exc}") from None
+
+
+@dataclass
+class HarnessRun:
+    """State shared by every item of one pytest session (kept in ``config.stash``)."""
+
+    settings: Settings
+    verdicts: dict[str, CaseVerdict] = field(default_factory=dict)  # by node id, for the summary
+    case_files: dict[str, tuple[CaseFile, str]] = field(default_factory=dict)  # suite key -> (file, model spec)
+    registered_tags: set[str] = field(default_factory=set)
+    baseline_saved: list[str] = field(default_factory=list)  # suite keys written by --harness-save-baseline
+    baseline_skipped: list[str] = field(default_factory=list)  # why a collected suite was not written
+    cache_dir: Callable[[], Path] | None = None  # pytest's cache directory for predictions, made on first use
+    selected: list[pytest.Item] = field(default_factory=list)  # the items this process may run
+    worker_golden_lines: list[str] = field(default_factory=list)  # unused images etc., from xdist workers
+    parity: dict[str, ParityResult] = field(default_factory=dict)  # export parity results, by node id
+    _prefetched: set[tuple[str, str]] = field(default_factory=set)
+    _baseline: Baseline | None = None
+    _judge: Judge | None = None
+
+    @functools.cached_property
+    def cache_folder(self) -> Path | None:
+        """pytest's cache folder for the harness, made on first use; None when off or unusable."""
+        if not self.settings.use_cache or self.cache_dir is None:
+            return None
+        try:
+            return self.cache_dir()
+        except OSError as exc:
+            # pytest itself only warns when its cache cannot be written: so do we, and run without.
+            warnings.warn(pytest.PytestCacheWarning(f"vision-harness runs without its cache: {exc}"), stacklevel=1)
+            return None
+
+    @property
+    def parse_cache(self) -> Path | None:
+        """Where parsed case files are kept (with the prediction cache, and off with it)."""
+        return self.cache_folder / "parsed" if self.cache_folder else None
+
+    @property
+    def collected_anything(self) -> bool:
+        """Whether this run (or its workers) had case files, so that there is a summary to write."""
+        return bool(self.case_files or self.verdicts or self.parity or self.worker_golden_lines)
+
+    def models_used(self) -> list:
+        """The models this run has predicted with, or taken predictions of from workers or the cache."""
+        return list(self.judge.models.used())
+
+    @property
+    def judge_started(self) -> bool:
+        return self._judge is not None
+
+    @property
+    def judge(self) -> Judge:
+        if self._judge is None:
+            # The models and their stack (numpy, scipy, pycocotools) only once a case is judged, not at start-up.
+            from harness.evaluation.models import ModelPool
+            from harness.evaluation.prediction_cache import PredictionCache
+            from harness.evaluation.suites import Judge
+
+            settings = self.settings
+            cache = PredictionCache(self.cache_folder) if self.cache_folder else None
+            models = ModelPool(settings.device, cache=cache, half=settings.half, batch=settings.batch)
+            self._judge = Judge(settings.device, models=models)
+        return self._judge
+
+    def prefetch(self, case: Case, model_spec: str) -> None:
+        """Before the first case of its group is judged, predict the group's images together."""
+        scope = self.settings.prefetch
+        group = (str(case.file) if scope == "file" else "", model_spec)
+        if scope == "none" or group in self._prefetched:
+            return
+        self._prefetched.add(group)
+        cases = [
+            item.case
+            for item in self.selected
+            if model_spec in (getattr(item, "model_spec", None), getattr(item, "compare_spec", None))
+            and hasattr(item, "case")
+            # skipped: nothing to predict; but export parity (a compare_spec) needs no reviewed expectations
+            and (not item.case.awaiting_review or getattr(item, "compare_spec", None) is not None)
+            and (scope != "file" or item.case.file == case.file)
+        ]
+        self.judge.prefetch(cases, model_spec)
+
+    @functools.cached_property
+    def complete_suites(self) -> dict[str, SuiteResult | str]:
+        """Suites whose every case was judged in this session, by key; a string says why one is not.
+
+        Read once the session is over (by the baseline writer and the summary), so computed once."""
+        from harness.casefile.schema import Case  # numpy and pycocotools: not at start-up
+
+        judged = {(v.case.file, v.case.name) for v in self.verdicts.values()}
+        out: dict[str, SuiteResult | str] = {}
+        for key, (case_file, model_spec) in self.case_files.items():
+            cases = [c for c in case_file.cases if isinstance(c, Case)]
+            missing = [c.name for c in cases if (c.file, c.name) not in judged]
+            if len(cases) < len(case_file.cases) or missing:
+                if len(missing) < len(cases):  # a file deselected entirely is not worth a line
+                    out[key] = f"only {len(cases) - len(missing)} of {len(case_file.cases)} cases ran"
+                continue
+            try:
+                out[key] = self.judge.suite(case_file, model_spec)
+            except HarnessError as exc:
+                out[key] = str(exc)
+        return out
+
+    @functools.cached_property
+    def directory_metrics(self) -> dict[str, SuiteMetrics]:
+        """Metrics over every complete case file of a folder that ran the same model, for folders
+        with two or more such files; keyed ``folder/ (model)``."""
+        from harness.evaluation.metrics import suite_metrics  # numpy and pycocotools: not at start-up
+        from harness.evaluation.suites import SuiteResult
+
+        groups: dict[str, list[SuiteResult]] = {}
+        for key, result in self.complete_suites.items():
+            if isinstance(result, SuiteResult):
+                folder = key.rpartition("/")[0] or "."
+                groups.setdefault(f"{folder}/ ({result.model.name})", []).append(result)
+        return {
+            name: suite_metrics(
+                [v for result in results for v in result.verdicts],
+                with_masks=all(result.model.task == "segment" for result in results),
+            )
+            for name, results in groups.items()
+            if len(results) > 1
+        }
+
+    def save_baseline(self) -> None:
+        """--harness-save-baseline: write every complete suite's metrics and per-object IoU."""
+        from harness.evaluation.baseline import suite_record, write_baseline  # not at start-up: numpy and scipy
+
+        suites = {}
+        for key, result in self.complete_suites.items():
+            if isinstance(result, str):
+                self.baseline_skipped.append(f"{key}: {result}")
+            else:
+                suites[key] = suite_record(result)
+        directories = {key: metrics.flat() for key, metrics in self.directory_metrics.items()}
+        write_baseline(self.settings.save_baseline, suites, directories)
+        self.baseline_saved = sorted(suites)
+
+    @property
+    def baseline(self) -> Baseline | None:
+        """The baseline given with --harness-baseline, read once."""
+        if self._baseline is None and self.settings.baseline is not None:
+            from harness.evaluation.baseline import Baseline  # not at start-up: numpy and scipy
+
+            self._baseline = Baseline.load(self.settings.baseline)
+        return self._baseline
+
+
+RUN_KEY = pytest.StashKey[HarnessRun]()
+ROBUSTNESS_MARKER = "robustness"  # on every transformed variant: `-m "not robustness"` runs the plain cases only
+
+
+def configure_run(config: pytest.Config) -> HarnessRun:
+    """The run state, with every option checked now, so that a bad one stops the run before collection."""
+    run = harness_run(config)
+    config.addinivalue_line(
+        "markers",
+        f"{ROBUSTNESS_MARKER}: a transformed variant or a search of a golden case (transforms: and search: in case "
+        "files)",
+    )
+    if config.getoption("harness_update") and uses_xdist(config):
+        # Workers would each rewrite the same case files: one update's cases would be lost.
+        raise pytest.UsageError("--harness-update writes case files: run it without pytest-xdist (-n, --dist, --tx)")
+    try:
+        run.baseline  # noqa: B018 - reads the baseline file now, for the same reason
+    except HarnessError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    return run
+
+
+def uses_xdist(config: pytest.Config) -> bool:
+    """Whether pytest-xdist will hand items to workers: -n, --dist other than no, or any --tx."""
+    option = config.option
+    return bool(getattr(option, "numprocesses", None) or getattr(option, "tx", None)) or getattr(
+        option, "dist", "no"
+    ) not in ("no", None)
+
+
+def harness_run(config: pytest.Config) -> HarnessRun:
+    """The run state, created on first use (settings are read once per session)."""
+    if RUN_KEY not in config.stash:
+        cache = getattr(config, "cache", None)  # None with -p no:cacheprovider
+        cache_dir = functools.partial(cache.mkdir, "vision-harness") if cache is not None else None
+        config.stash[RUN_KEY] = HarnessRun(Settings.from_config(config), cache_dir=cache_dir)
+    return config.stash[RUN_KEY]
