@@ -7,7 +7,7 @@ false positives, with random scores. Then times, end to end from the in-memory C
 (building the engine's datasets, loading the detections, evaluate + accumulate, and summarize
 where the engine has it), each of:
 
-- ``harness``: ``harness.metrics.coco_map_values``, what suite metrics use (on whichever engine it wraps);
+- ``harness``: ``harness.evaluation.metrics.coco_map_values``, what suite metrics use (on whichever engine it wraps);
 - ``pycocotools``: ``COCOeval``, the reference, timed once (it is the slow one);
 - ``faster-coco-eval``: ``COCOeval_faster`` used directly, with its defaults;
 - ``hotcoco``: ``hotcoco.COCOeval``, when hotcoco is importable.

@@ -2,7 +2,7 @@
 
     python bench/search_budget.py [--trials 40] [--seed 1]
 
-Runs ``harness.search.explore`` (the search the plugin runs, hypothesis and all) on random setups of
+Runs ``harness.robustness.search.explore`` (the search the plugin runs, hypothesis and all) on random setups of
 searched parameters drawn from typical ranges (brightness [0.4, 1.6], noise [0, 30], blur
 [0, 4], jpeg [10, 100], scale [0.5, 1.5]), with a judge that fails only in a region of the space:
 

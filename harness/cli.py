@@ -1,7 +1,7 @@
 """The ``vision-harness`` command line.
 
 vision-harness compare cases/ --model A.pt --model B.pt   # per-suite and per-case deltas, no baseline needed
-vision-harness import coco|yolo ... / export coco / new / review   # adding golden cases: README, "Adding golden cases"
+vision-harness import coco|yolo ... / export coco / new / review   # adding golden cases: docs/adding-cases.md
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Export parity (harness/parity.py) on synthetic predictions, and the `compare_to:` schema; no model runs,
+"""Export parity (harness/robustness/parity.py) on synthetic predictions, and the `compare_to:` schema; no model runs,
 except in the plugin tests at the end, where a model is compared with itself."""
 
 from __future__ import annotations
@@ -386,7 +386,7 @@ def test_models_of_different_tasks_cannot_be_at_parity(pytester):
 
 
 def test_parity_results_travel_home_from_pytest_xdist_workers():
-    # A real -n 2 run (checked by hand, see README) costs 10-20 s here; this is the part that is ours.
+    # A real -n 2 run (checked by hand, see docs/robustness.md) costs 10-20 s here; this is the part that is ours.
     from harness.core.config import Thresholds
     from harness.pytest_plugin.distributed import merge_worker_payload, worker_payload
     from harness.pytest_plugin.session import HarnessRun, Settings

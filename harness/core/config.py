@@ -49,7 +49,7 @@ def resolve_model(spec: str, base: Path, *, must_exist: bool = True) -> str:
 # shapes, matches the .pt model to IoU 0.999998 and confidence 1e-6 on the CPU; a static 256x256
 # export (letterboxed to the full square) drifts to IoU 0.954 and confidence 0.096. The defaults lie
 # between, with room for GPU execution providers and FP16 (whose IoU drift the harness measured at
-# 0.0092 between two runs of the same .pt model). See README, "Export parity".
+# 0.0092 between two runs of the same .pt model). See docs/robustness.md, "Export parity".
 PARITY_IOU = 0.98
 PARITY_CONF = 0.02
 

@@ -74,7 +74,7 @@ def add_options(parser: pytest.Parser) -> None:
         metavar="PATH",
         help="export parity: add a CASE[parity] item to every case, failing unless this model (e.g. a fresh "
         "`yolo export format=onnx dynamic=True` of the same weights) predicts the same objects as the model, "
-        "pair by pair; replaces the case files' compare_to, keeping their tolerances (see README, Export parity)",
+        "pair by pair; replaces the case files' compare_to, keeping their tolerances (see docs/robustness.md)",
     )
     _add_output_options(group)
     parser.addini("harness_model", "model for case files that name none (path relative to the ini file)")

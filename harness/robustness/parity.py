@@ -314,7 +314,7 @@ def format_parity(result: ParityResult) -> str:
         lines.append(
             f"hint: {result.compare_model} has a fixed {result.static_input} input, so Ultralytics letterboxes every "
             "image to that size (and ignores the case file's imgsz), where the .pt model letterboxes to the smallest "
-            'rectangle; export with dynamic=True to predict the same input (see README, "Export parity")'
+            'rectangle; export with dynamic=True to predict the same input (see docs/robustness.md, "Export parity")'
         )
     return "\n".join(lines)
 
