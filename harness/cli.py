@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from harness.core.config import resolve_model
 from harness.core.errors import CaseFileError, HarnessError, display_path
 from harness.core.text import table
 
@@ -22,9 +23,8 @@ HEADLINE = ("map50_95", "map50", "map75", "precision", "recall", "f1")
 
 def case_files(paths: Iterable[Path]) -> list[Path]:
     """Case files named, or found under the folders named (YAML files with a top-level ``cases:``)."""
-    from harness.casefile.discover import (
-        is_case_file,  # per subcommand: `vision-harness --help` stays free of numpy and the models
-    )
+    # Imported per subcommand: `vision-harness --help` stays free of numpy and the models.
+    from harness.casefile.discover import is_case_file
 
     found = []
     for path in paths:
@@ -48,10 +48,8 @@ def _change(a: float | None, b: float | None) -> str:
 def compare(paths: Sequence[Path], models: Sequence[str], device: str | None, out=None) -> int:
     """Print per-suite metrics and per-case worst IoU for two models; 2 when a suite could not run."""
     out = out or sys.stdout
-    from harness.casefile.load import (
-        load_case_file,  # per subcommand: `vision-harness --help` stays free of numpy and the models
-    )
-    from harness.core.config import resolve_model
+    # Imported per subcommand: `vision-harness --help` stays free of numpy and the models.
+    from harness.casefile.load import load_case_file
     from harness.evaluation.suites import Judge
 
     judge = Judge(device)
@@ -139,18 +137,16 @@ def _add_target_options(parser: argparse.ArgumentParser, what: str) -> None:
 
 
 def _import(args: argparse.Namespace, out) -> int:
-    from harness.golden.record import (  # per subcommand: `vision-harness --help` stays free of numpy and the models
-        add_cases,
-        target,
-    )
+    # Imported per subcommand: `vision-harness --help` stays free of numpy and the models.
+    from harness.golden.record import add_cases, target
 
     model, predict = target(args.out, args.model, dict(args.predict))
     if args.format == "coco":
-        from harness.golden.coco import read_coco
+        from harness.golden.coco import read_coco  # per format: pycocotools only for COCO
 
         cases = read_coco(args.source, args.images, model)
     else:
-        from harness.golden.yolo import read_yolo
+        from harness.golden.yolo import read_yolo  # per format
 
         cases = read_yolo(args.source, args.split, model)
     if args.tag:
@@ -163,9 +159,8 @@ def _import(args: argparse.Namespace, out) -> int:
 
 
 def _export(args: argparse.Namespace, out) -> int:
-    from harness.casefile.load import (
-        load_case_file,  # per subcommand: `vision-harness --help` stays free of numpy and the models
-    )
+    # Imported per subcommand: `vision-harness --help` stays free of numpy and the models.
+    from harness.casefile.load import load_case_file
     from harness.golden.coco import write_coco
     from harness.golden.record import ModelInfo
 
@@ -179,10 +174,8 @@ def _export(args: argparse.Namespace, out) -> int:
 
 
 def _new(args: argparse.Namespace, out) -> int:
-    from harness.golden.record import (  # per subcommand: `vision-harness --help` stays free of numpy and the models
-        record,
-        target,
-    )
+    # Imported per subcommand: `vision-harness --help` stays free of numpy and the models.
+    from harness.golden.record import record, target
 
     model, predict = target(args.out, args.model, dict(args.predict))
     missing = [str(image) for image in args.images if not image.is_file()]
@@ -195,10 +188,8 @@ def _new(args: argparse.Namespace, out) -> int:
 
 
 def _review(args: argparse.Namespace, out) -> int:
-    from harness.golden.review import (  # per subcommand: `vision-harness --help` stays free of numpy and the models
-        mark_reviewed,
-        write_overlays,
-    )
+    # Imported per subcommand: `vision-harness --help` stays free of numpy and the models.
+    from harness.golden.review import mark_reviewed, write_overlays
 
     if args.mark_reviewed:
         names = mark_reviewed(args.case_file, args.case or None)

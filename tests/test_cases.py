@@ -687,23 +687,23 @@ ERRORS = [
     ),
     pytest.param(
         one_case("{name: 'file::case', image: img.png, objects: []}"),
-        "file::case",
+        "cases[0]",
         "name",
-        ["use letters, digits, '_', '.' and '-'"],
+        ["str 'file::case': use letters, digits, '_', '.' and '-'"],
         id="name-with-double-colon",
     ),
     pytest.param(
         one_case("{name: 'two words', image: img.png, objects: []}"),
-        "two words",
+        "cases[0]",  # an invalid name never becomes part of a node id
         "name",
-        ["use letters, digits, '_', '.' and '-'"],
+        ["str 'two words': use letters, digits, '_', '.' and '-'"],
         id="name-with-space",
     ),
     pytest.param(
         one_case('{name: "scene\\n", image: img.png, objects: []}'),
-        "scene\n",
+        "cases[0]",  # a newline would forge a line of pytest's summary
         "name",
-        ["use letters, digits, '_', '.' and '-'"],
+        ["str 'scene\\n': use letters, digits, '_', '.' and '-'"],
         id="name-trailing-newline",
     ),
     pytest.param(
@@ -728,7 +728,7 @@ ERRORS = [
         HEADER + "thresholds: {box_iou: 0.5}\nthresholds: {box_iou: 0.9}\ncases: []\n",
         None,
         None,
-        ["invalid YAML: line 3, column 1: duplicate key 'thresholds'"],
+        ["duplicate key 'thresholds' (line 3)"],
         id="duplicate-yaml-key",
     ),
     pytest.param(

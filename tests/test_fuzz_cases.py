@@ -55,9 +55,14 @@ def test_found_by_fuzzing_and_probing(case_path, text, phrase):
     assert "\n" not in str(info.value)
 
 
-def test_an_alias_bomb_is_reported_without_expanding_it(case_path):
+def test_an_alias_bomb_is_refused_without_expanding_it(case_path):
     # Each anchor repeats the previous one 9 times: the last case stands for 9**7 strings.
     lines = ["cases:", "  - &a [x, x, x, x, x, x, x, x, x]"]
     for previous, name in zip("abcdefg", "bcdefgh", strict=True):
         lines.append(f"  - &{name} [{', '.join(['*' + previous] * 9)}]")
-    assert check(case_path, "\n".join(lines) + "\n") == "case errors"
+    assert check(case_path, "\n".join(lines) + "\n") == "file error"
+    from harness.casefile.load import load_case_file
+    from harness.core.errors import CaseFileError
+
+    with pytest.raises(CaseFileError, match=r"refused: aliases expand the document to 54,481,007 values from 20"):
+        load_case_file(case_path)

@@ -6,15 +6,20 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 import reprlib
 from pathlib import Path
 from typing import Any
 
 from harness.casefile.schema import OBJECT_KEYS, THRESHOLD_KEYS, ExpectedObject, MaskSpec
+from harness.casefile.yaml_parse import DUPLICATE_KEYS
 from harness.core.config import Thresholds
 from harness.core.errors import CaseFileError, ImageError
 from harness.core.geometry import compressed_rle_total, polygon_area, rle_from_counts
 from harness.core.images import image_size
+
+# A key shown as written in an error; any other (long, odd characters, not text) is shown bounded and escaped.
+KEY_TEXT = re.compile(r"[A-Za-z0-9_.\-]{1,40}")
 
 
 class Fields:
@@ -28,14 +33,36 @@ class Fields:
         return CaseFileError(self.path, message, case=self.case, field=field_name)
 
     def mapping(self, value: Any, field_name: str, allowed: tuple[str, ...]) -> dict:
-        if not isinstance(value, dict):
-            raise self.error(field_name, f"expected a mapping, got {describe_value(value)}")
+        value = self.plain_mapping(value, field_name)
         for key in value:
             if key not in allowed:
                 hint = difflib.get_close_matches(str(key), allowed, n=1)
                 suggestion = f"; did you mean {hint[0]!r}?" if hint else f"; allowed: {', '.join(allowed)}"
-                where = f"{field_name}.{key}" if field_name else str(key)
+                shown = key if isinstance(key, str) and KEY_TEXT.fullmatch(key) else describe_value(key)
+                where = f"{field_name}.{shown}" if field_name else shown
                 raise self.error(where, f"unknown key{suggestion}")
+        return value
+
+    def refuse_duplicates(self, value: Any, field_name: str) -> None:
+        """Raise for the first mapping within ``value`` that holds a key twice, naming where it is."""
+        stack = [(value, field_name)]
+        while stack:
+            item, where = stack.pop()
+            if isinstance(item, dict):
+                if DUPLICATE_KEYS in item:
+                    raise self.error(where, item[DUPLICATE_KEYS])
+                stack.extend(
+                    (v, f"{where}.{k}" if where else str(k)) for k, v in item.items() if isinstance(v, (dict, list))
+                )
+            elif isinstance(item, list):
+                stack.extend((v, f"{where}[{i}]") for i, v in enumerate(item) if isinstance(v, (dict, list)))
+
+    def plain_mapping(self, value: Any, field_name: str) -> dict:
+        """``value`` as a mapping, refused when it is none or holds a key twice."""
+        if not isinstance(value, dict):
+            raise self.error(field_name, f"expected a mapping, got {describe_value(value)}")
+        if DUPLICATE_KEYS in value:
+            raise self.error(field_name, value[DUPLICATE_KEYS])
         return value
 
     def string(self, value: Any, field_name: str) -> str:

@@ -10,7 +10,7 @@ import difflib
 import functools
 import importlib.util
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
@@ -36,8 +36,16 @@ from harness.casefile.schema import (
     VariantSpec,
 )
 from harness.casefile.search_spec import parse_search, search_spec
-from harness.casefile.yaml_parse import FAST_SAFE_LOADER, parse_yaml, python_parser_error, yaml_problem
-from harness.core.config import BUILT_IN_THRESHOLDS, METRICS, CompareTo, Gate, Thresholds, resolve_model
+from harness.casefile.yaml_parse import FAST_SAFE_LOADER, YamlLimitError, parse_yaml, python_parser_error, yaml_problem
+from harness.core.config import (
+    BUILT_IN_THRESHOLDS,
+    MAX_CASE_FILE_MB,
+    METRICS,
+    CompareTo,
+    Gate,
+    Thresholds,
+    resolve_model,
+)
 from harness.core.errors import CaseFileError, ImageError
 from harness.core.images import image_size
 from harness.core.transforms import Transform, parse_transform
@@ -52,36 +60,35 @@ def load_case_file(
     check_model: bool = True,
     parse_cache: Path | None = None,
     check_compare_to: bool | None = None,
+    max_mb: float = MAX_CASE_FILE_MB,
+    document: Any = None,
 ) -> CaseFile:
     """Read and validate a case file. With ``parse_cache`` (a folder), YAML parsed once is kept there,
     by the text's sha256, so that an unchanged file is not parsed again (big suites collect faster).
     ``check_model`` and ``check_compare_to`` (which follows ``check_model`` unless given) say whether
-    the files named by ``model`` and ``compare_to`` must exist.
+    the files named by ``model`` and ``compare_to`` must exist. A file over ``max_mb`` megabytes is
+    refused before it is read. ``document`` is the file's YAML document when the caller has parsed it
+    already (``read_document``), so that it is not read twice.
 
     Raises:
         CaseFileError: the file as a whole is unusable. Errors inside one case are returned as a
         ``BrokenCase`` in ``CaseFile.cases`` instead, so the file's other cases still run.
     """
     fields = Fields(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-        document = parse_yaml(text, parse_cache)
-    except yaml.YAMLError as exc:
-        if "maximum nesting depth" in str(exc):  # libyaml's own limit, where pure Python would recurse
-            raise CaseFileError(path, "invalid YAML: nested too deeply to be a case file") from None
-        raise CaseFileError(path, f"invalid YAML: {yaml_problem(python_parser_error(text, exc))}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CaseFileError(path, f"cannot read the file: {exc}") from None
-    except RecursionError:
-        raise CaseFileError(path, "invalid YAML: nested too deeply to be a case file") from None
     if document is None:
-        raise CaseFileError(path, "the file is empty: a case file needs at least `cases:`")
+        document = read_document(path, parse_cache, max_mb)
     document = fields.mapping(document, "", FILE_KEYS)
+    fields.refuse_duplicates({k: v for k, v in document.items() if k != "cases"}, "")
     if "cases" not in document:
         raise fields.error("cases", "missing: list the cases, each with name, image and objects")
     version = document.get("version", 1)
     if type(version) is not int or version != 1:
-        raise fields.error("version", f"this harness reads case-file version 1, got {document['version']!r}")
+        shown = (
+            repr(version)
+            if isinstance(version, (int, float, str, type(None))) and len(repr(version)) < 40
+            else describe_value(version)
+        )
+        raise fields.error("version", f"this harness reads case-file version 1, got {shown}")
 
     model, model_sha256 = _model(fields, document.get("model"), path, check_model)
     task = document.get("task")
@@ -96,27 +103,70 @@ def load_case_file(
     compare_to = (
         _compare_to(fields, document["compare_to"], path, check_compare_to) if "compare_to" in document else None
     )
-
     raw_cases = document["cases"]
     if not isinstance(raw_cases, list):
         raise fields.error("cases", f"expected a list of cases, got {describe_value(raw_cases)}")
+    cases = tuple(
+        case if isinstance(case, BrokenCase) else replace(case, model_sha256=model_sha256)
+        for case in _cases(
+            path,
+            raw_cases,
+            lambda raw, label: _case(path, raw, label, model, task, predict, thresholds, transforms, search),
+        )
+    )
+    return CaseFile(path, model, task, predict, thresholds, cases, gates, model_sha256, compare_to)
+
+
+def read_document(path: Path, parse_cache: Path | None = None, max_mb: float = MAX_CASE_FILE_MB) -> Any:
+    """The file's YAML document (refused over ``max_mb``, or when its aliases expand too far)."""
+    text = ""
+    try:
+        size_mb = path.stat().st_size / 1e6
+        if size_mb > max_mb:
+            raise CaseFileError(
+                path,
+                f"{size_mb:.1f} MB is more than a case file may hold ({max_mb:g} MB, ini harness_max_case_file_mb): "
+                "split it into several files, or raise the limit",
+            )
+        text = path.read_text(encoding="utf-8")
+        document = parse_yaml(text, parse_cache)
+    except YamlLimitError as exc:
+        raise CaseFileError(path, f"refused: {exc}") from None
+    except yaml.YAMLError as exc:
+        if "maximum nesting depth" in str(exc):  # libyaml's own limit, where pure Python would recurse
+            raise CaseFileError(path, "invalid YAML: nested too deeply to be a case file") from None
+        raise CaseFileError(path, f"invalid YAML: {yaml_problem(python_parser_error(text, exc))}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CaseFileError(path, f"cannot read the file: {exc}") from None
+    except RecursionError:
+        raise CaseFileError(path, "invalid YAML: nested too deeply to be a case file") from None
+    if document is None:
+        raise CaseFileError(path, "the file is empty: a case file needs at least `cases:`")
+    return document
+
+
+def _cases(path: Path, raw_cases: list, judge_case: Callable[[Any, str], Case]) -> list[Case | BrokenCase]:
+    """Every case of the file, each validated by ``judge_case(raw, label)``; a case that fails
+    validation becomes a ``BrokenCase``, so the file's other cases still run."""
     cases: list[Case | BrokenCase] = []
     seen: dict[str, int] = {}
+    taken: set[str] = set()  # the names of the items made so far
     for index, raw in enumerate(raw_cases):
         name = raw.get("name") if isinstance(raw, dict) else None
-        label = name if isinstance(name, str) and name else f"cases[{index}]"
+        # Only a valid name reaches a node id or a summary line: a newline or brackets could forge them.
+        valid = isinstance(name, str) and CASE_NAME.fullmatch(name) and name != SUITE_ITEM
+        label = name if valid else f"cases[{index}]"
         try:
             if label in seen:
                 raise CaseFileError(
                     path, f"duplicate case name (first at cases[{seen[label]}])", case=label, field="name"
                 )
             seen[label] = index
-            case = _case(path, raw, label, model, task, predict, thresholds, transforms, search)
-            cases.append(replace(case, model_sha256=model_sha256))
+            cases.append(judge_case(raw, label))
         except CaseFileError as exc:
-            taken = {c.name for c in cases}
             cases.append(BrokenCase(label if label not in taken else f"cases[{index}]", exc, _named_image(path, raw)))
-    return CaseFile(path, model, task, predict, thresholds, tuple(cases), gates, model_sha256, compare_to)
+        taken.add(cases[-1].name)
+    return cases
 
 
 def _named_image(path: Path, raw: Any) -> Path | None:
@@ -243,11 +293,15 @@ def _case(
 ) -> Case:
     fields = Fields(path, label)
     raw = fields.mapping(raw, "", CASE_KEYS)
+    fields.refuse_duplicates(raw, "")
     if "name" not in raw:
         raise fields.error("name", "missing: every case needs a unique name")
     name = fields.string(raw["name"], "name")
     if not CASE_NAME.fullmatch(name):
-        raise fields.error("name", "use letters, digits, '_', '.' and '-' (it becomes part of the pytest node id)")
+        raise fields.error(
+            "name",
+            f"{describe_value(name)}: use letters, digits, '_', '.' and '-' (it becomes part of the pytest node id)",
+        )
     if name == SUITE_ITEM:
         raise fields.error("name", f"{SUITE_ITEM!r} is reserved for the file's metric gates ({SUITE_ITEM}::...)")
     if "image" not in raw:

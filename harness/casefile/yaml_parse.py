@@ -1,4 +1,5 @@
-"""YAML text to plain values: PyYAML's safe loader, strict about duplicate keys, and the parse cache."""
+"""YAML text to plain values: PyYAML's safe loader, bounded (aliases may not expand a document past a
+limit), duplicate keys kept as an error of the mapping that holds them, and the parse cache."""
 
 from __future__ import annotations
 
@@ -17,31 +18,105 @@ from harness.core.atomic import write_bytes_atomically
 FAST_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _RejectDuplicateKeys:
-    """Refuses duplicate keys, which PyYAML would otherwise silently overwrite."""
+# A key no case file means (YAML needs an escape to write it): it holds the mapping's duplicate keys,
+# so that the mapping's own validation reports them against its case, and the file's other cases still run.
+DUPLICATE_KEYS = "\x00duplicate keys"
+# Values that aliases may add to a document beyond its own nodes: a case file that shares a few object
+# lists stays far below; an alias bomb of a few hundred bytes (billions of values) is refused unbuilt.
+MAX_ALIAS_EXPANSION = 1_000_000
+MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class YamlLimitError(yaml.YAMLError):
+    """A document refused before it is built: its aliases expand too far, or refer to themselves."""
+
+
+class _StrictMappings:
+    """Duplicate keys, which PyYAML would otherwise silently overwrite, are recorded under
+    ``DUPLICATE_KEYS``; merge keys (``<<``) work as in PyYAML's safe loader."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
-        seen = set()
+        seen, duplicates = set(), []
         for key_node, _ in node.value:
+            if key_node.tag == MERGE_TAG:
+                continue  # merged keys may be overridden by the mapping's own: no duplicates
             key = self.construct_object(key_node, deep=deep)
-            if isinstance(key, (str, int, float, bool)) and key in seen:
-                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-            seen.add(key) if isinstance(key, (str, int, float, bool)) else None
-        return super().construct_mapping(node, deep=deep)
+            if isinstance(key, (str, int, float, bool)):
+                if key in seen:
+                    duplicates.append(f"{key!r} (line {key_node.start_mark.line + 1})")
+                seen.add(key)
+        mapping = super().construct_mapping(node, deep=deep)
+        if duplicates:
+            mapping[DUPLICATE_KEYS] = "duplicate key " + ", ".join(duplicates)
+        return mapping
 
 
-class _StrictSafeLoader(_RejectDuplicateKeys, FAST_SAFE_LOADER):
-    """PyYAML's safe loader (on libyaml when available), refusing duplicate keys."""
+class _StrictSafeLoader(_StrictMappings, FAST_SAFE_LOADER):
+    """PyYAML's safe loader (on libyaml when available), recording duplicate keys."""
 
 
-class _StrictPythonLoader(_RejectDuplicateKeys, yaml.SafeLoader):
+class _StrictPythonLoader(_StrictMappings, yaml.SafeLoader):
     """The same in pure Python: slower, but its error messages show the offending character."""
+
+
+def load_bounded(text: str, loader_class: type = _StrictSafeLoader) -> Any:
+    """The YAML document of ``text``, composed first and refused (``YamlLimitError``) when its aliases
+    would expand it by more than ``MAX_ALIAS_EXPANSION`` values or refer to themselves."""
+    loader = loader_class(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        distinct, expanded = expanded_size(node)
+        if expanded - distinct > MAX_ALIAS_EXPANSION:
+            raise YamlLimitError(
+                f"aliases expand the document to {expanded:,} values from {distinct:,} (more than "
+                f"{MAX_ALIAS_EXPANSION:,} added): write the shared values out, or share fewer"
+            )
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def expanded_size(root: yaml.Node) -> tuple[int, int]:
+    """(distinct nodes, nodes once every alias is expanded) of a composed document, counted without
+    expanding anything (each node's expanded size once, bottom up)."""
+    sizes: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if children_done:
+            on_path.discard(key)
+            sizes[key] = 1 + sum(sizes[id(child)] for child in _children(node))
+            continue
+        if key in sizes:
+            continue
+        if key in on_path:
+            raise YamlLimitError(f"line {node.start_mark.line + 1}: an alias refers to its own anchor (recursive)")
+        on_path.add(key)
+        stack.append((node, True))
+        for child in _children(node):
+            if id(child) in on_path:
+                raise YamlLimitError(f"line {child.start_mark.line + 1}: an alias refers to its own anchor (recursive)")
+            if id(child) not in sizes:
+                stack.append((child, False))
+    return len(sizes), sizes[id(root)]
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return node.value
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
 
 
 def parse_yaml(text: str, cache: Path | None) -> Any:
     """The YAML document, from the parse cache when it holds this text."""
     if cache is None:
-        return yaml.load(text, Loader=_StrictSafeLoader)
+        return load_bounded(text)
     # marshal: 30x faster to read than YAML to parse, and it holds exactly the safe loader's plain types.
     key = hashlib.sha256(f"{yaml.__version__} {sys.version_info[:2]} {text}".encode()).hexdigest()
     entry = cache / f"{key}.marshal"
@@ -49,7 +124,7 @@ def parse_yaml(text: str, cache: Path | None) -> Any:
         return marshal.loads(entry.read_bytes())
     except (OSError, ValueError, EOFError, TypeError):
         pass
-    document = yaml.load(text, Loader=_StrictSafeLoader)
+    document = load_bounded(text)
     with contextlib.suppress(ValueError, OSError):  # marshal cannot hold dates; a full disk costs speed
         write_bytes_atomically(entry, marshal.dumps(document))
     return document
@@ -58,7 +133,7 @@ def parse_yaml(text: str, cache: Path | None) -> Any:
 def python_parser_error(text: str, error: yaml.YAMLError) -> yaml.YAMLError:
     """The pure-Python parser's error for the same text: libyaml's leave out the offending character."""
     try:
-        yaml.load(text, Loader=_StrictPythonLoader)
+        load_bounded(text, _StrictPythonLoader)
     except yaml.YAMLError as python_error:
         return python_error
     except RecursionError:

@@ -103,6 +103,7 @@ def case_record(verdict: CaseVerdict) -> dict[str, Any]:
 
 
 def environment() -> dict[str, str]:
+    # torch and Ultralytics only when a baseline is written: a warm run never imports them.
     import torch
     import ultralytics
 

@@ -220,7 +220,7 @@ class Model:
             raise self._load_error
         if self._yolo is None:
             try:
-                from ultralytics import YOLO
+                from ultralytics import YOLO  # torch and Ultralytics only once a model is needed
 
                 with _quiet_ultralytics():
                     yolo = YOLO(self.spec)
@@ -376,7 +376,7 @@ def _quiet_ultralytics():
     """Ultralytics' INFO lines muted while it loads or runs a model: loading an exported model logs
     "Loading x.onnx for ONNX Runtime inference...", which pytest would show under a failing case.
     Warnings still show."""
-    from ultralytics.utils import LOGGER
+    from ultralytics.utils import LOGGER  # loaded only with a model, which imported it already
 
     level = LOGGER.level
     LOGGER.setLevel(max(level, logging.WARNING))

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.casefile.discover import is_case_file
-from harness.casefile.load import load_case_file
+from harness.casefile.discover import is_case_document, may_be_case_file
+from harness.casefile.load import load_case_file, read_document
 from harness.casefile.schema import SUITE_ITEM, BrokenCase, Case, CaseFile
 from harness.casefile.search_spec import SEARCH_ITEM
 from harness.core.config import CompareTo
@@ -28,7 +28,7 @@ from harness.pytest_plugin.items import (
     ParityItem,
     SearchItem,
 )
-from harness.pytest_plugin.session import ROBUSTNESS_MARKER, harness_run
+from harness.pytest_plugin.session import ROBUSTNESS_MARKER, harness_run, mark_name
 from harness.robustness.variants import make_variant
 
 
@@ -37,21 +37,50 @@ def case_file_collector(file_path: Path, parent: pytest.Collector) -> CaseFileCo
     patterns = harness_run(parent.config).settings.file_patterns
     if not any(fnmatch(file_path.name, pattern) for pattern in patterns):
         return None
-    # Named on the command line, any YAML file is taken as a case file; found by recursion, only one with `cases:`.
-    if parent.session.isinitpath(file_path) or is_case_file(file_path):
-        return CaseFileCollector.from_parent(parent, path=file_path)
+    # Named on the command line, any YAML file is taken as a case file; found by recursion, one that names
+    # `cases` is parsed in collect(), which tells (see harness/casefile/discover.py).
+    named = parent.session.isinitpath(file_path)
+    if named or may_be_case_file(file_path):
+        return CaseFileCollector.from_parent(parent, path=file_path, named=named)
     return None
+
+
+# pytest's own marks that act on an item; other plugins' marks are found in reserved_marks().
+PYTEST_MARKS = frozenset(
+    {"skip", "skipif", "xfail", "parametrize", "usefixtures", "filterwarnings", "tryfirst", "trylast"}
+)
+RESERVED_MARKS_KEY = pytest.StashKey[frozenset]()
+
+
+def reserved_marks(config: pytest.Config) -> frozenset[str]:
+    """Mark names a case-file tag may not take: pytest's own that act on an item, and every mark that
+    pytest or a plugin registered (a plugin registers the marks it acts on, e.g. pytest-timeout's
+    ``timeout``). Marks the project declares in its own ini are plain tags, and stay allowed."""
+    if RESERVED_MARKS_KEY not in config.stash:
+        run = harness_run(config)
+        own = run.declared_marks | run.registered_tags | {ROBUSTNESS_MARKER}
+        registered = {mark_name(line) for line in config.getini("markers")}
+        config.stash[RESERVED_MARKS_KEY] = frozenset((registered - own) | PYTEST_MARKS)
+    return config.stash[RESERVED_MARKS_KEY]
 
 
 class CaseFileCollector(pytest.File):
     """One case file. A file that cannot be read yields a single error item, so other files still run."""
 
+    def __init__(self, *, named: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        self.named = named  # on the command line: a case file whatever it holds
+
     def collect(self) -> Iterator[pytest.Item | pytest.Collector]:
         run = harness_run(self.config)
         settings = run.settings
         try:
+            document = read_document(self.path, run.parse_cache, settings.max_case_file_mb)
+            if not self.named and not is_case_document(document):
+                return  # a YAML file of the project that is no case file
             case_file = load_case_file(
                 self.path,
+                document=document,
                 defaults=settings.thresholds,
                 check_model=not settings.model_override,
                 parse_cache=run.parse_cache,
@@ -74,7 +103,9 @@ class CaseFileCollector(pytest.File):
             yield BrokenItem.from_parent(self, name="[file]", error=exc)
             return
         # A case naming a file outside the project is broken everywhere, suite gates included.
-        escapes = {c.name: self._outside_root(c) for c in case_file.cases if isinstance(c, Case)}
+        escapes = {
+            c.name: self._outside_root(c) or self._reserved_tag(c) for c in case_file.cases if isinstance(c, Case)
+        }
         case_file = replace(
             case_file,
             cases=tuple(BrokenCase(c.name, escapes[c.name]) if escapes.get(c.name) else c for c in case_file.cases),
@@ -96,6 +127,20 @@ class CaseFileCollector(pytest.File):
         has_baseline = run.baseline is not None and run.baseline.suite(suite_key(self.config.rootpath, self.path))
         if case_file.gates or has_baseline:
             yield SuiteCollector.from_parent(self, name=SUITE_ITEM, case_file=judged, model_spec=model)
+
+    def _reserved_tag(self, case: Case) -> CaseFileError | None:
+        """A tag named like a mark that changes how pytest runs an item (``xfail``, ``skip``, a plugin's
+        ``timeout``...) would turn into that mark: a failing case would show XFAIL or SKIPPED."""
+        reserved = reserved_marks(self.config)
+        for index, tag in enumerate(case.tags):
+            if tag in reserved:
+                return CaseFileError(
+                    case.file,
+                    f"{tag!r} is a pytest mark that changes how a test runs, not a tag: rename the tag",
+                    case=case.name,
+                    field=f"tags[{index}]",
+                )
+        return None
 
     def _tagged(self, item: pytest.Item, tags: tuple[str, ...]) -> pytest.Item:
         run = harness_run(self.config)

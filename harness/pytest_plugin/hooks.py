@@ -21,6 +21,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
 
 
+@pytest.hookimpl(tryfirst=True)  # before other plugins register their marks: see configure_run
 def pytest_configure(config: pytest.Config) -> None:
     configure_run(config)
     configure_outputs(config)
@@ -32,6 +33,20 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     from harness.pytest_plugin.collect import case_file_collector  # YAML, numpy, pycocotools: only for YAML files
 
     return case_file_collector(file_path, parent)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]):
+    """-k, -m and --deselect never drop a broken case file or case: it carries no tags, and a typo in a
+    gated file would otherwise pass the gate. It stays, as an error, and the summary says so."""
+    broken = [item for item in items if getattr(item, "harness_kind", None) == "broken"]
+    result = yield
+    kept = {id(item) for item in items}
+    restored = [item for item in broken if id(item) not in kept]
+    if restored:
+        items.extend(restored)
+        harness_run(config).broken_kept = [item.nodeid for item in restored]
+    return result
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -38,11 +38,17 @@ def remember_case_file(config: pytest.Config, case_file: CaseFile) -> None:
 
 def golden_summary(config: pytest.Config) -> list[str]:
     """Lines for the terminal summary; empty when there is nothing to say."""
-    if not config.stash.get(CASE_FILES_KEY, None):
-        return []  # no case file collected: nothing to say, and nothing of the harness to import
-    items = harness_run(config).selected  # after -k, -m and node-id selection
+    run = harness_run(config)
     lines = []
-    if config.getoption("harness_update"):  # imported only then: update pulls in the matching stack
+    if run.broken_kept:
+        lines.append(
+            f"broken case files and cases are never deselected (they carry no tags): {len(run.broken_kept)} kept "
+            f"despite -k, -m or --deselect: {_paths(run.broken_kept)}"
+        )
+    if not config.stash.get(CASE_FILES_KEY, None):
+        return lines  # no case file collected: nothing more to say
+    items = run.selected  # after -k, -m and node-id selection
+    if config.getoption("harness_update"):
         lines += config.stash[UPDATE_KEY].summary_lines() if UPDATE_KEY in config.stash else []
     lines += _awaiting_review(items)
     lines += _missing_images(config, items)

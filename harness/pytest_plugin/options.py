@@ -89,6 +89,10 @@ def add_options(parser: pytest.Parser) -> None:
         default=False,
     )
     parser.addini("harness_files", "glob patterns of case-file names (default: *.yaml *.yml)", type="args")
+    parser.addini(
+        "harness_max_case_file_mb",
+        "case files bigger than this are refused unread (default: 4; parsing takes about 100x the file in memory)",
+    )
 
 
 def _add_output_options(group) -> None:

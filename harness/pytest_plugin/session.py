@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from harness.core.config import Thresholds, resolve_model
+from harness.core.config import MAX_CASE_FILE_MB, Thresholds, resolve_model
 from harness.core.errors import HarnessError
 
 if TYPE_CHECKING:
@@ -44,6 +44,7 @@ class Settings:
     prefetch: str = "model"  # which selected cases are predicted together: "model", "file" or "none"
     search_examples: int = 25  # --harness-search-examples: examples a search judges before it gives up
     compare_override: str | None = None  # --harness-compare-to: the parity model of every case file
+    max_case_file_mb: float = MAX_CASE_FILE_MB  # harness_max_case_file_mb: bigger case files are refused
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
@@ -81,6 +82,7 @@ class Settings:
         if search_examples < 1:
             raise pytest.UsageError(f"--harness-search-examples {search_examples}: must be 1 or more")
         return cls(
+            max_case_file_mb=_positive_float(config, "harness_max_case_file_mb", MAX_CASE_FILE_MB),
             search_examples=search_examples,
             use_cache=not config.getoption("harness_no_cache"),
             half=bool(config.getoption("harness_half")),
@@ -97,6 +99,19 @@ class Settings:
             file_patterns=tuple(config.getini("harness_files") or DEFAULT_FILE_PATTERNS),
             allow_outside_root=bool(config.getini("harness_allow_outside_root")),
         )
+
+
+def _positive_float(config: pytest.Config, name: str, default: float) -> float:
+    raw = config.getini(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise pytest.UsageError(f"{name} = {raw!r}: expected a number") from None
+    if not value > 0:
+        raise pytest.UsageError(f"{name} = {raw!r}: must be more than 0")
+    return value
 
 
 def _prefetch_scope(config: pytest.Config) -> str:
@@ -133,6 +148,8 @@ class HarnessRun:
     selected: list[pytest.Item] = field(default_factory=list)  # the items this process may run
     worker_golden_lines: list[str] = field(default_factory=list)  # unused images etc., from xdist workers
     parity: dict[str, ParityResult] = field(default_factory=dict)  # export parity results, by node id
+    broken_kept: list[str] = field(default_factory=list)  # broken items -k/-m would have deselected
+    declared_marks: set[str] = field(default_factory=set)  # the markers of the project's own ini
     _prefetched: set[tuple[str, str]] = field(default_factory=set)
     _baseline: Baseline | None = None
     _judge: Judge | None = None
@@ -157,7 +174,7 @@ class HarnessRun:
     @property
     def collected_anything(self) -> bool:
         """Whether this run (or its workers) had case files, so that there is a summary to write."""
-        return bool(self.case_files or self.verdicts or self.parity or self.worker_golden_lines)
+        return bool(self.case_files or self.verdicts or self.parity or self.worker_golden_lines or self.broken_kept)
 
     def models_used(self) -> list:
         """The models this run has predicted with, or taken predictions of from workers or the cache."""
@@ -226,7 +243,7 @@ class HarnessRun:
         """Metrics over every complete case file of a folder that ran the same model, for folders
         with two or more such files; keyed ``folder/ (model)``."""
         from harness.evaluation.metrics import suite_metrics  # numpy and pycocotools: not at start-up
-        from harness.evaluation.suites import SuiteResult
+        from harness.evaluation.suites import SuiteResult  # the models' stack: not at start-up
 
         groups: dict[str, list[SuiteResult]] = {}
         for key, result in self.complete_suites.items():
@@ -273,6 +290,8 @@ ROBUSTNESS_MARKER = "robustness"  # on every transformed variant: `-m "not robus
 def configure_run(config: pytest.Config) -> HarnessRun:
     """The run state, with every option checked now, so that a bad one stops the run before collection."""
     run = harness_run(config)
+    # Read before other plugins configure (this hook runs first): what the project declared itself.
+    run.declared_marks = {mark_name(line) for line in config.getini("markers")}
     config.addinivalue_line(
         "markers",
         f"{ROBUSTNESS_MARKER}: a transformed variant or a search of a golden case (transforms: and search: in case "
@@ -286,6 +305,11 @@ def configure_run(config: pytest.Config) -> HarnessRun:
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
     return run
+
+
+def mark_name(line: str) -> str:
+    """A ``markers`` ini line's mark: ``xfail(condition, ...): mark the test ...`` -> ``xfail``."""
+    return line.split(":", 1)[0].split("(", 1)[0].strip()
 
 
 def uses_xdist(config: pytest.Config) -> bool:

@@ -239,7 +239,7 @@ def static_onnx_input(spec: str) -> str | None:
     if not spec.lower().endswith(".onnx") or not Path(spec).is_file():
         return None
     try:
-        import onnx
+        import onnx  # an optional extra, for a hint only
 
         graph = onnx.load(spec, load_external_data=False).graph
         dims = graph.input[0].type.tensor_type.shape.dim

@@ -69,6 +69,7 @@ def explore(
     step towards the identity while the case still breaks, so that in the result no single parameter
     one step closer breaks it (among points judged within the budget).
     """
+    # hypothesis only when a search runs (~0.3 s to import).
     from hypothesis import HealthCheck, Phase, Verbosity, find, settings
     from hypothesis import strategies as st
     from hypothesis.errors import NoSuchExample
@@ -146,7 +147,7 @@ def _descend(ranges: tuple[SearchRange, ...], point: Point, breaks: Callable[[Po
 def _shrink_time_limit() -> float:
     """hypothesis' limit on shrinking one failure (an internal constant: 300 s in 6.x)."""
     try:
-        from hypothesis.internal.conjecture.engine import MAX_SHRINKING_SECONDS
+        from hypothesis.internal.conjecture.engine import MAX_SHRINKING_SECONDS  # see explore()
     except ImportError:
         return 300.0
     return float(MAX_SHRINKING_SECONDS)
