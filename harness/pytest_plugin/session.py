@@ -144,7 +144,7 @@ class HarnessRun:
     registered_tags: set[str] = field(default_factory=set)
     baseline_saved: list[str] = field(default_factory=list)  # suite keys written by --harness-save-baseline
     baseline_skipped: list[str] = field(default_factory=list)  # why a collected suite was not written
-    cache_dir: Callable[[], Path] | None = None  # pytest's cache directory for predictions, made on first use
+    cache_dir: Callable[[], Path | None] | None = None  # pytest's cache directory for predictions, made on first use
     selected: list[pytest.Item] = field(default_factory=list)  # the items this process may run
     worker_golden_lines: list[str] = field(default_factory=list)  # unused images etc., from xdist workers
     parity: dict[str, ParityResult] = field(default_factory=dict)  # export parity results, by node id
@@ -320,10 +320,17 @@ def uses_xdist(config: pytest.Config) -> bool:
     ) not in ("no", None)
 
 
+def _cache_dir(config: pytest.Config) -> Path | None:
+    """pytest's cache folder for the harness, made now; None with -p no:cacheprovider."""
+    cache = getattr(config, "cache", None)
+    return cache.mkdir("vision-harness") if cache is not None else None
+
+
 def harness_run(config: pytest.Config) -> HarnessRun:
     """The run state, created on first use (settings are read once per session)."""
     if RUN_KEY not in config.stash:
-        cache = getattr(config, "cache", None)  # None with -p no:cacheprovider
-        cache_dir = functools.partial(cache.mkdir, "vision-harness") if cache is not None else None
-        config.stash[RUN_KEY] = HarnessRun(Settings.from_config(config), cache_dir=cache_dir)
+        # Looked up when first used: the run is made before the cache provider configures config.cache.
+        config.stash[RUN_KEY] = HarnessRun(
+            Settings.from_config(config), cache_dir=functools.partial(_cache_dir, config)
+        )
     return config.stash[RUN_KEY]

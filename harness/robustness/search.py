@@ -70,38 +70,67 @@ def explore(
     one step closer breaks it (among points judged within the budget).
     """
     # hypothesis only when a search runs (~0.3 s to import).
-    from hypothesis import HealthCheck, Phase, Verbosity, find, settings
+    from hypothesis import find
     from hypothesis import strategies as st
     from hypothesis.errors import NoSuchExample
 
     budget = SHRINK_FACTOR * examples if shrink_images is None else shrink_images
     out = Exploration(ranges, budget=budget)
-    failure: list[BaseException] = []
-    shrunk = 0
-    shrink_started = 0.0
+    breaks = _BudgetedJudge(out, judge, budget)
+    strategy = st.tuples(*(st.integers(r.low, r.high) for r in ranges))
+    try:
+        point = find(strategy, breaks, settings=_search_settings(examples))
+    except NoSuchExample:
+        point = None
+    breaks.raise_failure()
+    if point is not None:
+        out.out_of_time = time.monotonic() - breaks.shrink_started > _shrink_time_limit()
+        out.point = _descend(ranges, tuple(point), breaks)
+        breaks.raise_failure()
+    return out
 
-    def breaks(point: Point) -> bool:
-        nonlocal shrunk, shrink_started
+
+class _BudgetedJudge:
+    """``breaks(point)`` for hypothesis: judges each point once, records the verdicts in ``out``, and
+    once a break is found, judges at most ``budget`` further points (a point beyond it holds)."""
+
+    def __init__(self, out: Exploration, judge: Callable[[Point], Any], budget: int):
+        self.out, self.judge, self.budget = out, judge, budget
+        self.shrunk = 0
+        self.shrink_started = 0.0
+        self.failure: BaseException | None = None
+
+    def __call__(self, point: Point) -> bool:
+        out = self.out
         point = tuple(point)
         if point not in out.verdicts:
-            if failure:
-                return False  # the search is over: its error is raised below
+            if self.failure is not None:
+                return False  # the search is over: its error is raised by explore()
             if out.first is not None:
-                if shrunk >= budget:
+                if self.shrunk >= self.budget:
                     out.limited = True
                     return False
-                shrunk += 1
+                self.shrunk += 1
             try:
-                out.verdicts[point] = judge(point)
+                out.verdicts[point] = self.judge(point)
             except Exception as exc:  # hypothesis would shrink an error like a failure: stop instead
-                failure.append(exc)
+                self.failure = exc
                 return False
         broke = not out.verdicts[point].passed
         if broke and out.first is None:
-            out.first, shrink_started = point, time.monotonic()
+            out.first, self.shrink_started = point, time.monotonic()
         return broke
 
-    config = settings(
+    def raise_failure(self) -> None:
+        if self.failure is not None:
+            raise self.failure
+
+
+def _search_settings(examples: int):
+    """hypothesis settings for a search: deterministic, no database, no time limits, quiet."""
+    from hypothesis import HealthCheck, Phase, Verbosity, settings  # see explore()
+
+    return settings(
         settings.get_profile("default"),  # not a profile the user's own tests loaded
         max_examples=examples,
         derandomize=True,
@@ -113,19 +142,6 @@ def explore(
         report_multiple_bugs=False,
         print_blob=False,
     )
-    strategy = st.tuples(*(st.integers(r.low, r.high) for r in ranges))
-    try:
-        point = find(strategy, breaks, settings=config)
-    except NoSuchExample:
-        point = None
-    if failure:
-        raise failure[0]
-    if point is not None:
-        out.out_of_time = time.monotonic() - shrink_started > _shrink_time_limit()
-        out.point = _descend(ranges, tuple(point), breaks)
-        if failure:
-            raise failure[0]
-    return out
 
 
 def _descend(ranges: tuple[SearchRange, ...], point: Point, breaks: Callable[[Point], bool]) -> Point:
