@@ -2,7 +2,7 @@
 
 mAP50-95, mAP50, mAP75, the area ranges and AP per class are exactly COCOeval's (same matching,
 101-point interpolation, 100 detections per image): hotcoco is a Rust implementation of
-pycocotools' algorithm, and tests/test_metrics.py checks the two agree to 1e-6 on random suites.
+pycocotools' algorithm, and tests/unit/test_metrics.py checks the two agree to 1e-6 on random suites.
 Precision, recall and F1 count an expected object as found when the case verdict says so, i.e. at
 the IoU threshold each object sets.
 """

@@ -15,6 +15,8 @@ from harness.casefile.schema import BrokenCase, Case, MaskSpec, Recorded
 from harness.core.config import Thresholds
 from harness.core.errors import CaseFileError
 
+from conftest import CASES, FIXTURES
+
 WIDTH, HEIGHT = 320, 240  # non-square on purpose: (width, height) must never be swapped
 FILE = "cases.yaml"
 HEADER = "model: model.pt\n"
@@ -242,7 +244,7 @@ def test_png_mask_resolves_relative_to_the_case_file_and_reads_nonzero_pixels(tm
 
 
 def test_shipped_seg_suite_loads_without_broken_cases():
-    path = Path(__file__).resolve().parent.parent / "cases" / "shapes-seg.yaml"
+    path = CASES / "shapes-seg.yaml"
 
     loaded = load_case_file(path, check_model=False)
 
@@ -911,10 +913,10 @@ def test_python_tags_are_rejected_and_run_nothing(workdir, text):
 
 
 def test_the_parse_cache_gives_the_same_cases_and_follows_edits(tmp_path):
-    source = (Path(__file__).resolve().parent.parent / "cases" / "shapes-seg.yaml").read_text()
+    source = (CASES / "shapes-seg.yaml").read_text()
     path = tmp_path / "cases" / "seg.yaml"
     path.parent.mkdir()
-    path.write_text(source.replace("../fixtures/", f"{Path(__file__).resolve().parent.parent}/fixtures/"))
+    path.write_text(source.replace("../fixtures/", f"{FIXTURES}/"))
     cache = tmp_path / "parsed"
     fresh = load_case_file(path)
     first = load_case_file(path, parse_cache=cache)  # parses and stores
