@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from harness.core.config import METRIC_KINDS as KINDS
+from harness.core.config import meets_minimum
 from harness.core.geometry import rle_area
 from harness.evaluation.matching import CaseVerdict
 
@@ -261,12 +262,13 @@ def _count_values(verdicts: Sequence[CaseVerdict], kind: str) -> dict[str | None
         for result in verdict.objects:
             if result.expected.crowd:
                 continue  # COCO's crowd regions are neither found nor missed
+            # Found exactly when the case verdict says this object's IoU is good enough (same comparison).
             if result.prediction is None:
                 found = False
             elif kind == "box":
-                found = result.box_iou >= result.expected.box_iou
+                found = meets_minimum(result.box_iou, result.expected.box_iou)
             else:
-                found = result.mask_iou is not None and result.mask_iou >= result.expected.mask_iou
+                found = meets_minimum(result.mask_iou, result.expected.mask_iou)
             for key in (None, result.expected.class_name):
                 row = counts.setdefault(key, [0, 0, 0])
                 row[0] += found
