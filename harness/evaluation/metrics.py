@@ -150,15 +150,15 @@ def coco_inputs(verdicts: Sequence[CaseVerdict], classes: Sequence[str], kind: s
             annotations.append(annotation)
         predictions = verdict.predictions
         for j, (name, box) in enumerate(zip(predictions.class_names, predictions.boxes.tolist(), strict=True)):
-            x1, y1, x2, y2 = box
-            detection = {
-                "image_id": image_id,
-                "category_id": category[name],
-                "bbox": [x1, y1, x2 - x1, y2 - y1],
-                "score": float(predictions.scores[j]),
-            }
+            detection = {"image_id": image_id, "category_id": category[name], "score": float(predictions.scores[j])}
             if kind == "mask":
+                # A segm result is a mask and no box: given a box too, COCO's loadRes (pycocotools and
+                # hotcoco alike) takes the detection's area from the box, and an unmatched thin or
+                # hollow mask would count in the wrong small / medium / large range.
                 detection["segmentation"] = predictions.masks[j]
+            else:
+                x1, y1, x2, y2 = box
+                detection["bbox"] = [x1, y1, x2 - x1, y2 - y1]
             detections.append(detection)
     categories = [{"id": i, "name": name} for name, i in category.items()]
     return {"images": images, "annotations": annotations, "categories": categories}, detections
