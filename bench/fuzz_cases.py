@@ -2,7 +2,7 @@
 
     python bench/fuzz_cases.py [--examples 10000]
 
-Runs tests/case_strategies.py's two strategies for --examples each (hypothesis, no example
+Runs tests/unit/case_strategies.py's two strategies for --examples each (hypothesis, no example
 database) and prints how the inputs ended: loaded, loaded with broken cases, or a file error. Any
 crash, multi-line error or wrongly typed case stops the run with hypothesis' minimal example.
 """
@@ -17,7 +17,7 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "unit"))
 
 
 def main() -> None:

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "fixtures"), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT / "fixtures"), str(ROOT / "tests" / "browser")]
 
 
 def write_suite(folder: Path, count: int) -> Path:
@@ -69,7 +69,7 @@ def run_pytest(folder: Path, model: Path) -> tuple[float, str]:
 
 
 def measure_in_chromium(report: Path, screenshot: Path) -> dict[str, float]:
-    from browser import chromium, missing_browser
+    from chromium import chromium, missing_browser
 
     reason = missing_browser()
     if reason:

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
+import os
+import shutil
+import warnings
 from pathlib import Path
+from types import ModuleType
+from typing import NoReturn
 
 import pytest
 import ultralytics  # noqa: F401
@@ -19,6 +25,24 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 MODELS = FIXTURES / "models"
 CASES = ROOT / "cases"
+# CI (CI=true: .ci/run exports it, as GitHub Actions does) installs everything the tests need, so
+# there a test that cannot run fails instead of skipping: nothing may pass in CI without having run.
+IN_CI = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Stop a test that cannot run here: skip with ``reason`` locally, fail in CI. Never return early."""
+    if IN_CI:
+        pytest.fail(f"this test must run in CI (CI={os.environ['CI']}): {reason}", pytrace=False)
+    pytest.skip(reason, allow_module_level=True)
+
+
+def require_module(name: str, purpose: str) -> ModuleType:
+    """``name`` imported, or the test stopped by :func:`unavailable` (skipped locally, failed in CI)."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        unavailable(f"{name} is not importable ({exc}); {purpose} needs it: pip install -e '.[test]'")
 
 
 def shipped_suite(name: str, *, gates: bool = False, transforms: bool = False) -> str:
@@ -81,3 +105,58 @@ def _let_pytester_projects_use_the_shipped_fixtures(request):
     """pytester projects live in temporary folders, and the models and images they use in this repo."""
     if "pytester" in request.fixturenames:
         request.getfixturevalue("pytester").makeini(ALLOW_OUTSIDE_ROOT)
+
+
+# --- ONNX exports of the shipped models, for export parity (tests/acceptance, tests/browser) ---------
+
+# File name: (shipped weights, Ultralytics export arguments besides format and imgsz). The two that
+# must fail skip onnxslim's graph simplification (Ultralytics' default), which adds a second each.
+ONNX_EXPORTS = {
+    "shapes-seg.onnx": ("shapes-seg.pt", {"dynamic": True}),
+    "shapes-detect.onnx": ("shapes-detect.pt", {"dynamic": True}),
+    "shapes-seg-weak.onnx": ("shapes-seg-weak.pt", {"dynamic": True, "simplify": False}),
+    "shapes-seg-static.onnx": ("shapes-seg.pt", {"simplify": False}),  # a fixed 256x256 input, as README warns
+}
+
+
+def _export_onnx(folder: Path) -> None:
+    from ultralytics import YOLO
+
+    for name, (weights, arguments) in ONNX_EXPORTS.items():
+        if (folder / name).is_file():
+            continue
+        work = folder / "work" / Path(name).stem
+        work.mkdir(parents=True, exist_ok=True)
+        shutil.copy(MODELS / weights, work / weights)  # Ultralytics writes the export beside the weights
+        with warnings.catch_warnings():  # torch's tracer warns about Ultralytics' shape checks
+            warnings.simplefilter("ignore")
+            exported = YOLO(str(work / weights)).export(format="onnx", imgsz=256, verbose=False, **arguments)
+        Path(exported).replace(folder / name)
+
+
+@pytest.fixture(scope="session")
+def onnx_models(tmp_path_factory) -> dict[str, Path]:
+    """The exports, made once per test run (pytest-xdist workers share one folder, under a lock)."""
+    for name in ("onnx", "onnxruntime", "onnxslim"):
+        require_module(name, "export parity on real models")
+    from filelock import FileLock
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # this run's folder, shared by its workers (each has a folder inside it)
+    folder = root / "onnx-exports"
+    folder.mkdir(exist_ok=True)
+    with FileLock(str(root / "onnx-exports.lock")):
+        _export_onnx(folder)
+    # onnxruntime must be imported here, not first inside a pytester run, which would forget it.
+    from ultralytics import YOLO
+
+    YOLO(str(folder / "shapes-detect.onnx")).predict(str(FIXTURES / "images" / "golden-001.png"), verbose=False)
+    return {name: folder / name for name in ONNX_EXPORTS}
+
+
+def with_compare_to(name: str, compare_to: str | Path) -> str:
+    """A shipped suite (gates dropped) whose file names ``compare_to``."""
+    text = shipped_suite(name)
+    task = "task: segment\n" if "seg" in name else "task: detect\n"
+    return text.replace(task, f"{task}compare_to: {compare_to}\n")

@@ -28,7 +28,7 @@ from harness.casefile.schema import BrokenCase
 from harness.core.errors import CaseFileError
 
 # Test hook: seconds to pause with the temporary file half written, so a test can kill a real
-# update mid-write (tests/test_update_interrupted.py). Unset in normal use.
+# update mid-write (tests/plugin/test_update_interrupted.py). Unset in normal use.
 WRITE_PAUSE_ENV = "VISION_HARNESS_WRITE_PAUSE"
 TEMP_PREFIX = ".vh-tmp-"  # hidden, and not a .yaml name: pytest never collects a leftover one
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_.\-]+")

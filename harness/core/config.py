@@ -30,6 +30,22 @@ BUILT_IN_THRESHOLDS = Thresholds()
 MAX_CASE_FILE_MB = 4.0
 
 
+def meets_minimum(value: float | None, minimum: float) -> bool:
+    """Whether ``value`` reaches ``minimum``: the one comparison behind every pass criterion.
+
+    Every threshold in the harness is an inclusive minimum: an IoU exactly at its threshold passes
+    ("minimum IoU"), and so does a metric exactly at its gate. None (nothing measured: a missed
+    object, an undefined metric) never does. The case verdict, the suite's recall count, gates,
+    baselines and export parity all compare through here, so no two of them can disagree at the edge.
+    """
+    return value is not None and value >= minimum
+
+
+def within_tolerance(difference: float, tolerance: float) -> bool:
+    """Whether ``difference`` (of either sign) stays within ``tolerance``, inclusive."""
+    return meets_minimum(tolerance, abs(difference))
+
+
 def resolve_model(spec: str, base: Path, *, must_exist: bool = True) -> str:
     """A model file path relative to ``base`` made absolute; a URL (``://``) is left to Ultralytics.
 

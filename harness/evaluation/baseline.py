@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.atomic import write_text_atomically
+from harness.core.config import meets_minimum
 from harness.core.errors import HarnessError
 from harness.core.text import table
 from harness.evaluation.matching import CaseVerdict
@@ -147,6 +148,6 @@ def format_deltas(deltas: list[Delta], max_drop: float, *, limit: int | None = N
     rows = []
     for delta in deltas[:limit]:
         now = "-" if delta.now is None else f"{delta.now:.4f}"
-        mark = f"DROP > {max_drop:g}" if delta.change < -max_drop else ""
+        mark = "" if meets_minimum(delta.change, -max_drop) else f"DROP > {max_drop:g}"
         rows.append([delta.name, f"{delta.baseline:.4f}", now, f"{delta.change:+.4f}", mark])
     return table(["", "baseline", "now", "change", ""], rows)

@@ -13,6 +13,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from harness.casefile.schema import Case, ExpectedObject
+from harness.core.config import meets_minimum
 from harness.core.geometry import box_iou, mask_iou
 from harness.evaluation.predictions import Predictions
 
@@ -36,9 +37,9 @@ class ObjectResult:
         if self.prediction is None:
             return ["missed"]
         problems = []
-        if self.box_iou < self.expected.box_iou:
+        if not meets_minimum(self.box_iou, self.expected.box_iou):
             problems.append("box IoU low")
-        if self.check_mask and self.mask_iou < self.expected.mask_iou:
+        if self.check_mask and not meets_minimum(self.mask_iou, self.expected.mask_iou):
             problems.append("mask IoU low")
         return problems
 
@@ -153,6 +154,6 @@ def _inside_crowd(j: int, expected: tuple[ExpectedObject, ...], predictions: Pre
         if obj.crowd and obj.class_name == predictions.class_names[j] and area > 0:
             cx1, cy1, cx2, cy2 = obj.box
             inside = max(min(x2, cx2) - max(x1, cx1), 0) * max(min(y2, cy2) - max(y1, cy1), 0)
-            if inside / area >= 0.5:
+            if meets_minimum(inside / area, 0.5):
                 return True
     return False

@@ -2,7 +2,7 @@
 
 mAP50-95, mAP50, mAP75, the area ranges and AP per class are exactly COCOeval's (same matching,
 101-point interpolation, 100 detections per image): hotcoco is a Rust implementation of
-pycocotools' algorithm, and tests/test_metrics.py checks the two agree to 1e-6 on random suites.
+pycocotools' algorithm, and tests/unit/test_metrics.py checks the two agree to 1e-6 on random suites.
 Precision, recall and F1 count an expected object as found when the case verdict says so, i.e. at
 the IoU threshold each object sets.
 """
@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from harness.core.config import METRIC_KINDS as KINDS
+from harness.core.config import meets_minimum
 from harness.core.geometry import rle_area
 from harness.evaluation.matching import CaseVerdict
 
@@ -149,15 +150,15 @@ def coco_inputs(verdicts: Sequence[CaseVerdict], classes: Sequence[str], kind: s
             annotations.append(annotation)
         predictions = verdict.predictions
         for j, (name, box) in enumerate(zip(predictions.class_names, predictions.boxes.tolist(), strict=True)):
-            x1, y1, x2, y2 = box
-            detection = {
-                "image_id": image_id,
-                "category_id": category[name],
-                "bbox": [x1, y1, x2 - x1, y2 - y1],
-                "score": float(predictions.scores[j]),
-            }
+            detection = {"image_id": image_id, "category_id": category[name], "score": float(predictions.scores[j])}
             if kind == "mask":
+                # A segm result is a mask and no box: given a box too, COCO's loadRes (pycocotools and
+                # hotcoco alike) takes the detection's area from the box, and an unmatched thin or
+                # hollow mask would count in the wrong small / medium / large range.
                 detection["segmentation"] = predictions.masks[j]
+            else:
+                x1, y1, x2, y2 = box
+                detection["bbox"] = [x1, y1, x2 - x1, y2 - y1]
             detections.append(detection)
     categories = [{"id": i, "name": name} for name, i in category.items()]
     return {"images": images, "annotations": annotations, "categories": categories}, detections
@@ -261,12 +262,13 @@ def _count_values(verdicts: Sequence[CaseVerdict], kind: str) -> dict[str | None
         for result in verdict.objects:
             if result.expected.crowd:
                 continue  # COCO's crowd regions are neither found nor missed
+            # Found exactly when the case verdict says this object's IoU is good enough (same comparison).
             if result.prediction is None:
                 found = False
             elif kind == "box":
-                found = result.box_iou >= result.expected.box_iou
+                found = meets_minimum(result.box_iou, result.expected.box_iou)
             else:
-                found = result.mask_iou is not None and result.mask_iou >= result.expected.mask_iou
+                found = meets_minimum(result.mask_iou, result.expected.mask_iou)
             for key in (None, result.expected.class_name):
                 row = counts.setdefault(key, [0, 0, 0])
                 row[0] += found

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from harness.core.config import Gate
+from harness.core.config import Gate, meets_minimum
 from harness.core.errors import display_path
 from harness.core.text import format_box, table
 
@@ -20,7 +20,7 @@ def _fmt_iou(value: float | None, threshold: float, checked: bool) -> str:
         return "-"
     if value is None:
         return f"  -  (>= {threshold:.2f})"
-    sign = ">=" if value >= threshold else "< "
+    sign = ">=" if meets_minimum(value, threshold) else "< "
     return f"{value:.3f} {sign} {threshold:.2f}"
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from harness.casefile.discover import case_line
 from harness.casefile.schema import Case
-from harness.core.config import CompareTo, Gate
+from harness.core.config import CompareTo, Gate, meets_minimum
 from harness.core.errors import CaseFileError, HarnessError
 from harness.core.paths import suite_key
 from harness.evaluation.baseline import case_deltas, format_deltas, metric_deltas
@@ -153,7 +153,7 @@ class CaseItem(HarnessItem):
         if recorded is None:
             return []
 
-        return [d for d in case_deltas(recorded, verdict) if d.change < -self.run.settings.max_drop]
+        return [d for d in case_deltas(recorded, verdict) if not meets_minimum(d.change, -self.run.settings.max_drop)]
 
 
 class _SuiteItem(HarnessItem):
@@ -174,7 +174,7 @@ class GateItem(_SuiteItem):
 
     def runtest(self) -> None:
         value = self.result.metrics.lookup(self.gate.path)
-        if value is None or value < self.gate.minimum:
+        if not meets_minimum(value, self.gate.minimum):
             report = format_gate_failure(self.result, self.gate, value)
             raise CaseFailure(report, report.splitlines()[0])
 
@@ -188,7 +188,7 @@ class BaselineItem(_SuiteItem):
         run.baseline.check_predict(key, dict(self.result.case_file.predict))
         deltas = metric_deltas(run.baseline.suite(key)["metrics"], self.result.metrics.flat())
         max_drop = run.settings.max_drop
-        dropped = [d for d in deltas if d.change < -max_drop]
+        dropped = [d for d in deltas if not meets_minimum(d.change, -max_drop)]
         if dropped:
             summary = f"{len(dropped)} suite metrics dropped more than {max_drop:g} (worst {dropped[0].name} "
             summary += f"{dropped[0].change:+.4f})"

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from harness import __version__
 from harness.casefile.schema import CaseFile
 from harness.core.atomic import write_text_atomically
+from harness.core.config import meets_minimum
 from harness.core.paths import suite_key
 from harness.evaluation.matching import CaseVerdict
 from harness.evaluation.metrics import SuiteMetrics
@@ -95,7 +96,7 @@ def run_record(run: JudgedRun, outputs: RunOutputs, invocation: Invocation, *, e
                         "metric": gate.path,
                         "minimum": gate.minimum,
                         "value": _number(value),
-                        "passed": value is not None and value >= gate.minimum,
+                        "passed": meets_minimum(value, gate.minimum),
                     }
                 )
         suites.append(suite)

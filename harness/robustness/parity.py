@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from harness.core.config import CompareTo
+from harness.core.config import CompareTo, meets_minimum, within_tolerance
 from harness.core.errors import CaseFileError, display_path
 from harness.core.geometry import box_iou, mask_iou, rle_area
 from harness.core.text import format_box, table
@@ -132,11 +132,11 @@ def compare_predictions(
             box, mask = float(boxes[r, c]), None if masks is None else float(masks[r, c])
             conf_a, conf_b = float(a.scores[ia[r]]), float(b.scores[ib[c]])
             problems = []
-            if box < iou:
+            if not meets_minimum(box, iou):
                 problems.append("box IoU low")
-            if mask is not None and mask < iou:
+            if mask is not None and not meets_minimum(mask, iou):
                 problems.append("mask IoU low")
-            if abs(conf_a - conf_b) > conf:
+            if not within_tolerance(conf_a - conf_b, conf):
                 problems.append("conf differs")
             rows.append(ParityRow(class_name, ia[r], ib[c], box, mask, conf_a, conf_b, tuple(problems)))
         leftovers = (("A", ia, a.scores, set(matched)), ("B", ib, b.scores, set(matched.values())))
@@ -145,7 +145,8 @@ def compare_predictions(
                 if k in taken:
                     continue
                 score = float(scores_of[index])
-                borderline = abs(score - conf_threshold) <= conf  # the other model may have had it just below
+                # The other model may have scored it just below the threshold.
+                borderline = within_tolerance(score - conf_threshold, conf)
                 rows.append(
                     ParityRow(
                         class_name,

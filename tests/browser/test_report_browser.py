@@ -1,7 +1,9 @@
 """The HTML report in a real headless Chromium: opened from disk, cases and overlays render,
 filters and sorting work, no request leaves the file. Runs the shipped suites with the weak models.
 
-Without Chromium or Playwright the test skips locally and fails in CI (CI=true): .ci/run installs both.
+Also the parity table of a failing ONNX export (tests/conftest.py's `onnx_models`).
+
+Without Chromium or Playwright the tests skip locally and fail in CI (CI=true): .ci/run installs both.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ import shutil
 
 import pytest
 
-from browser import chromium, missing_browser
-from conftest import MODELS, shipped_suite, with_case_line
+from chromium import chromium, missing_browser
+from conftest import MODELS, shipped_suite, unavailable, with_case_line, with_compare_to
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -22,9 +24,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def browser():
     reason = missing_browser()
     if reason is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"the browser test must run in CI: {reason}")
-        pytest.skip(reason)
+        unavailable(reason)
     with chromium() as launched:
         yield launched
 
@@ -122,7 +122,7 @@ def test_report_of_the_weak_models_in_a_real_browser(browser, weak_report, tmp_p
     assert all(url.startswith(("file:", "data:")) for url in requests), requests
     assert screenshot.stat().st_size > 50_000  # a page of pictures, not a blank one
     keep = os.environ.get("HARNESS_SCREENSHOTS")
-    if keep:  # for looking at them afterwards: HARNESS_SCREENSHOTS=folder pytest tests/test_report_browser.py
+    if keep:  # for looking at them afterwards: HARNESS_SCREENSHOTS=folder pytest tests/browser/test_report_browser.py
         for picture in tmp_path.glob("*.png"):
             shutil.copy(picture, keep)
 
@@ -147,3 +147,19 @@ def test_a_known_failure_shows_as_xfail_with_its_reason(browser, pytester):
     assert known == ["xfail"] and sorted(badge for _, badge in badges) == ["passed", "passed", "xfail"]
     title = page.eval_on_selector("#cases tbody tr .badge.skipped", "badge => badge.title")
     assert title == "expected failure (xfail): no detector is that exact"
+
+
+def test_a_failing_export_s_parity_items_come_first_and_the_banner_counts_them(browser, pytester, onnx_models):
+    """The weak model's export against the seg model: the run tests/acceptance/test_parity_onnx.py checks."""
+    pytester.makefile(".yaml", seg=with_compare_to("shapes-seg.yaml", onnx_models["shapes-seg-weak.onnx"]))
+    pytester.runpytest("--harness-report=report.html").assert_outcomes(passed=24 + 3, failed=21)
+    page = browser.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto((pytester.path / "report.html").as_uri())
+    page.wait_for_selector("body[data-ready=true]")
+    assert page.is_visible("#parity-section") and not errors
+    outcomes = page.eval_on_selector_all("#parity tbody tr", "rows => rows.map(r => r.dataset.outcome)")
+    assert outcomes == ["failed"] * 21 + ["passed"] * 3
+    assert "21 of 24 parity items failed" in page.inner_text("#banner")
+    assert "shapes-seg-weak.onnx" in page.inner_text("#parity tbody tr:first-child")

@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from conftest import MODELS, shipped_suite
+from conftest import MODELS, require_module, shipped_suite
 
-pytest.importorskip("xdist")
+require_module("xdist", "running with -n 2")
 SEG = shipped_suite("shapes-seg.yaml", gates=True)
 
 

@@ -8,12 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from harness.casefile.load import load_case_file
 from harness.casefile.schema import Case, ExpectedObject, MaskSpec
 from harness.core.geometry import mask_to_rle
 from harness.evaluation.matching import match_objects
 from harness.evaluation.predictions import Predictions
-from harness.evaluation.suites import Judge
 from harness.reports.overlay import (
     EXPECTED_COLOUR,
     PREDICTED_COLOUR,
@@ -22,11 +20,8 @@ from harness.reports.overlay import (
     case_overlay,
     draw,
     expected_marks,
-    save_png,
     verdict_marks,
 )
-
-from conftest import CASES, MODELS
 
 WIDTH, HEIGHT = 160, 120
 
@@ -157,13 +152,3 @@ def test_dashed_boxes_have_gaps():
 def test_small_pictures_are_enlarged_and_huge_ones_shrunk(size, drawn_long_side):
     picture = draw(np.zeros((size[1], size[0], 3), np.uint8), [])
     assert max(picture.size) == drawn_long_side
-
-
-def test_weak_model_on_a_shipped_case_writes_a_png_with_failures(tmp_path):
-    case = next(c for c in load_case_file(CASES / "shapes-seg.yaml").cases if c.objects)
-    verdict = Judge("cpu").verdict(case, str(MODELS / "shapes-seg-weak.pt"))
-    assert not verdict.passed
-    path = save_png(case_overlay(case, verdict), tmp_path / "deep" / "overlay.png")
-    with Image.open(path) as written:
-        assert written.format == "PNG"
-        assert pixels(written.convert("RGB"), PROBLEM_COLOUR).any()

@@ -26,9 +26,10 @@ from harness.core.geometry import mask_to_rle, rle_to_mask
 from harness.core.transforms import FLIPS, PHOTOMETRIC, Step, Transform, parse_transform
 from harness.robustness.variants import case_pixels, make_variant
 
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import ROOT
+
 sys.path.insert(0, str(ROOT / "fixtures"))
-from shapes import Scene, Shape, make_scene, pixel_box  # noqa: E402
+from shapes import Scene, Shape, make_scene, pixel_box
 
 SETTINGS = settings(max_examples=80, deadline=None)
 # pycocotools' decode with numpy 2; not the harness' doing.

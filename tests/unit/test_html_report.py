@@ -1,6 +1,6 @@
 """The HTML report as a file: self-contained, and safe whatever text a case file or a model brings.
 
-What it looks like and does in a browser is tests/test_report_browser.py."""
+What it looks like and does in a browser is tests/browser/test_report_browser.py."""
 
 from __future__ import annotations
 

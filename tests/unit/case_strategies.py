@@ -1,4 +1,4 @@
-"""Hypothesis strategies for hostile case files, shared by tests/test_fuzz_cases.py and bench/fuzz_cases.py.
+"""Hypothesis strategies for hostile case files, shared by tests/unit/test_fuzz_cases.py and bench/fuzz_cases.py.
 
 Two kinds of input: mutations of a valid case file (a value replaced by anything, a key dropped
 or added, a case duplicated), dumped as YAML; and raw text, including YAML features a safe loader

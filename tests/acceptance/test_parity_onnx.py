@@ -1,71 +1,16 @@
 """Export parity on real models: the shipped models exported to ONNX, run against the shipped suites
-through the plugin, the way README's "Export parity" tells users to."""
+through the plugin, the way README's "Export parity" tells users to. The exports are tests/conftest.py's
+`onnx_models`; the same failing parity run's HTML report in Chromium is tests/browser/test_report_browser.py."""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import warnings
-from pathlib import Path
 
 import pytest
 
-from conftest import MODELS, shipped_suite
+from conftest import with_compare_to
 
-pytest.importorskip("onnx")
-pytest.importorskip("onnxruntime")
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
-# File name: (shipped weights, Ultralytics export arguments besides format and imgsz). The two that
-# must fail skip onnxslim's graph simplification (Ultralytics' default), which adds a second each.
-EXPORTS = {
-    "shapes-seg.onnx": ("shapes-seg.pt", {"dynamic": True}),
-    "shapes-detect.onnx": ("shapes-detect.pt", {"dynamic": True}),
-    "shapes-seg-weak.onnx": ("shapes-seg-weak.pt", {"dynamic": True, "simplify": False}),
-    "shapes-seg-static.onnx": ("shapes-seg.pt", {"simplify": False}),  # a fixed 256x256 input, as README warns
-}
-
-
-def _export(folder: Path) -> None:
-    from ultralytics import YOLO
-
-    for name, (weights, arguments) in EXPORTS.items():
-        if (folder / name).is_file():
-            continue
-        work = folder / "work" / Path(name).stem
-        work.mkdir(parents=True, exist_ok=True)
-        shutil.copy(MODELS / weights, work / weights)  # Ultralytics writes the export beside the weights
-        with warnings.catch_warnings():  # torch's tracer warns about Ultralytics' shape checks
-            warnings.simplefilter("ignore")
-            exported = YOLO(str(work / weights)).export(format="onnx", imgsz=256, verbose=False, **arguments)
-        Path(exported).replace(folder / name)
-
-
-@pytest.fixture(scope="session")
-def onnx_models(tmp_path_factory) -> dict[str, Path]:
-    """The exports, made once per test run (pytest-xdist workers share one folder, under a lock)."""
-    from filelock import FileLock
-
-    root = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        root = root.parent  # this run's folder, shared by its workers (each has a folder inside it)
-    folder = root / "onnx-exports"
-    folder.mkdir(exist_ok=True)
-    with FileLock(str(root / "onnx-exports.lock")):
-        _export(folder)
-    # onnxruntime must be imported here, not first inside a pytester run, which would forget it.
-    from ultralytics import YOLO
-
-    YOLO(str(folder / "shapes-detect.onnx")).predict(str(MODELS.parent / "images" / "golden-001.png"), verbose=False)
-    return {name: folder / name for name in EXPORTS}
-
-
-def with_compare_to(name: str, compare_to: str) -> str:
-    """A shipped suite (gates dropped) whose file names ``compare_to``."""
-    text = shipped_suite(name)
-    task = "task: segment\n" if "seg" in name else "task: detect\n"
-    return text.replace(task, f"{task}compare_to: {compare_to}\n")
 
 
 def test_the_shipped_models_exports_are_at_parity_on_the_shipped_suites(pytester, onnx_models):
@@ -120,29 +65,6 @@ def test_the_weak_model_s_export_fails_parity_with_a_table_and_the_option_overri
     assert "Export parity: 21 failed, 0 errors, 3 passed of 24 items; 1 borderline predictions tolerated." in summary
     assert "| `seg.yaml::scene-001[parity]` | failed | parity: " in summary
     assert "Traceback" not in result.stdout.str()
-    _check_report_in_a_browser(pytester.path / "report.html", failed=21, passed=3)
-
-
-def _check_report_in_a_browser(report: Path, *, failed: int, passed: int) -> None:
-    """The HTML report lists the parity items, failing ones first, and its banner counts them."""
-    from browser import chromium, missing_browser
-
-    reason = missing_browser()
-    if reason is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"the browser check must run in CI: {reason}")
-        return  # the rest of the test still ran; tests/test_report_browser.py skips visibly
-    with chromium() as browser:
-        page = browser.new_page()
-        errors = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto(report.as_uri())
-        page.wait_for_selector("body[data-ready=true]")
-        assert page.is_visible("#parity-section") and not errors
-        outcomes = page.eval_on_selector_all("#parity tbody tr", "rows => rows.map(r => r.dataset.outcome)")
-        assert outcomes == ["failed"] * failed + ["passed"] * passed
-        assert f"{failed} of {failed + passed} parity items failed" in page.inner_text("#banner")
-        assert "shapes-seg-weak.onnx" in page.inner_text("#parity tbody tr:first-child")
 
 
 def test_a_static_export_breaks_parity_and_the_report_says_why(pytester, onnx_models):

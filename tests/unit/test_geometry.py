@@ -1,12 +1,17 @@
-"""Box and mask IoU properties, cross-checks against torchvision and pycocotools, and RLE conversions."""
+"""Box and mask IoU properties, cross-checks against torchvision and against pixel counts, and RLE conversions.
+
+The harness computes mask IoU and rasterises polygons with pycocotools, so pycocotools is never the
+reference for those here: comparing it with itself would prove nothing. Mask IoU is checked against
+pixels counted on numpy boolean masks, polygons against shapes whose pixels are known exactly
+(axis-aligned rectangles on pixel edges) or, for arbitrary convex polygons, against their exact area.
+"""
 
 import numpy as np
 import pytest
 import torch
 import torchvision
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from pycocotools import mask as mask_utils
 
 from harness.core.geometry import (
     box_iou,
@@ -232,10 +237,14 @@ def test_mask_iou_matches_dense_numpy(pair):
 
 @SETTINGS
 @given(mask_pairs(min_size=1))
-def test_mask_iou_matches_pycocotools(pair):
+def test_mask_iou_of_masks_run_length_encoded_here_counts_pixels(pair):
+    # Independent on both sides: the RLEs are this file's own column-major run lengths (run_lengths,
+    # not pycocotools' encoder), and the reference counts pixels with np.logical_and / np.logical_or.
     a, b = pair
-    expected = np.asarray(mask_utils.iou(rles(a), rles(b), [0] * len(b))).reshape(len(a), len(b))
-    assert mask_iou(rles(a), rles(b)) == pytest.approx(expected)
+    height, width = a.shape[1:]
+    encoded_a = [rle_from_counts((height, width), run_lengths(m)) for m in a]
+    encoded_b = [rle_from_counts((height, width), run_lengths(m)) for m in b]
+    assert mask_iou(encoded_a, encoded_b) == pytest.approx(dense_iou(a, b), abs=1e-12)
 
 
 def test_masks_to_rles_matches_one_by_one_encoding():
@@ -301,17 +310,60 @@ def polygon_scenes(draw, count=1):
     return height, width, polygons
 
 
+@st.composite
+def pixel_edge_rectangles(draw):
+    """An image size and 1-3 rectangles with integer corners, each as a polygon starting at any corner,
+    either way round: its pixels are exactly the numpy slice [y1:y2, x1:x2], known without rasterising."""
+    height, width = draw(st.integers(4, 40)), draw(st.integers(4, 40))
+    polygons, expected = [], np.zeros((height, width), dtype=bool)
+    for _ in range(draw(st.integers(1, 3))):
+        x1, x2 = sorted(draw(st.lists(st.integers(0, width), min_size=2, max_size=2, unique=True)))
+        y1, y2 = sorted(draw(st.lists(st.integers(0, height), min_size=2, max_size=2, unique=True)))
+        corners = [(x1, y1), (x2, y1), (x2, y2), (x1, y2)]
+        start = draw(st.integers(0, 3))
+        corners = corners[start:] + corners[:start]
+        corners = corners[::-1] if draw(st.booleans()) else corners
+        polygons.append([float(v) for corner in corners for v in corner])
+        expected[y1:y2, x1:x2] = True
+    return height, width, polygons, expected
+
+
 @SETTINGS
-@given(polygon_scenes())
-def test_polygons_to_rle_matches_pycocotools(scene):
-    height, width, [polygon] = scene
-    rle = polygons_to_rle([polygon], height, width)
-    expected = mask_utils.decode(mask_utils.frPyObjects([polygon], height, width))[:, :, 0].astype(bool)
+@given(pixel_edge_rectangles())
+def test_polygons_on_pixel_edges_cover_exactly_their_pixels(scene):
+    # Independent: the expected pixels are numpy slices of the rectangles, not any rasteriser's output.
+    height, width, polygons, expected = scene
+    rle = polygons_to_rle(polygons, height, width)
     decoded = rle_to_mask(rle)
     assert decoded.shape == (height, width)
     assert decoded.dtype == bool
     assert np.array_equal(decoded, expected)
     assert rle_area(rle) == int(expected.sum())
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 300), st.floats(0, 200)), min_size=3, max_size=12), st.integers(0, 10**6))
+def test_large_convex_polygons_cover_their_exact_area_within_the_boundary_pixels(points, seed):
+    # Independent: scipy's convex hull gives the polygon's exact area and perimeter (no pycocotools).
+    # A pixel can be counted wrongly only where the boundary crosses it, and a straight edge of length
+    # L crosses at most L * sqrt(2) + 2 pixels: the pixel count is within that sum of the exact area.
+    # Transposed, scaled or shifted rasterising would miss by far more on shapes this large.
+    from scipy.spatial import ConvexHull, QhullError
+
+    try:
+        hull = ConvexHull(np.array(points))
+    except QhullError:  # collinear or repeated points: no polygon to rasterise
+        assume(False)
+    assume(hull.volume > 2000)  # in 2-D, scipy's "volume" is the area and its "area" the perimeter
+    corners = np.array(points)[hull.vertices]
+    corners = np.roll(corners, np.random.default_rng(seed).integers(len(corners)), axis=0)
+    rle = polygons_to_rle([corners.ravel().tolist()], 200, 300)
+    edges = np.linalg.norm(corners - np.roll(corners, 1, axis=0), axis=1)
+    assert abs(rle_area(rle) - hull.volume) <= float(np.sum(edges * np.sqrt(2) + 2))
+    rows, columns = np.nonzero(rle_to_mask(rle))
+    x1, y1 = corners.min(axis=0)
+    x2, y2 = corners.max(axis=0)
+    assert rows.min() >= y1 - 1 and rows.max() <= y2 and columns.min() >= x1 - 1 and columns.max() <= x2
 
 
 @SETTINGS
