@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Sequence
 
 
@@ -18,3 +19,15 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 def count_cases(count: int) -> str:
     """``1 case``, ``2 cases``."""
     return f"{count} case" + ("" if count == 1 else "s")
+
+
+def short_repr(value: object, limit: int = 40) -> str:
+    """``repr(value)`` cut to ``limit`` characters, so that no value a file names makes an error long."""
+    text = repr(value) if isinstance(value, str) else reprlib.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def listed(names: Sequence[str], shown: int = 10) -> str:
+    """``a, b, c`` and, past ``shown`` names, ``... and N more``."""
+    more = f" ... and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(short_repr(n, 30) if len(n) > 30 else n for n in names[:shown]) + more

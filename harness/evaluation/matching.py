@@ -95,26 +95,7 @@ def match_objects(case: Case, predictions: Predictions, *, use_masks: bool) -> C
         if with_mask:
             masks[with_mask] = mask_iou([expected_masks[i] for i in with_mask], predictions.masks)
 
-    # Mask IoU decides the match where both sides have masks: it is the stricter, truer overlap. The
-    # small box term only breaks ties, and keeps a pair whose boxes overlap but masks do not as a
-    # match with a low mask IoU (more telling than "missed" plus an extra).
-    affinity = boxes.copy()
-    if masks is not None:
-        rows = [i for i, obj in enumerate(expected) if obj.mask is not None]
-        affinity[rows] = masks[rows] + 1e-3 * boxes[rows]
-
-    assignment: dict[int, int] = {}
-    for class_name in {obj.class_name for obj in expected}:
-        rows = [i for i, obj in enumerate(expected) if obj.class_name == class_name and not obj.crowd]
-        cols = [j for j, name in enumerate(predictions.class_names) if name == class_name]
-        if not cols:
-            continue
-        if not rows:
-            continue
-        sub = affinity[np.ix_(rows, cols)]
-        for r, c in zip(*linear_sum_assignment(sub, maximize=True), strict=True):
-            if sub[r, c] > 0:  # no overlap at all is a miss plus an extra, not a bad match
-                assignment[rows[r]] = cols[c]
+    assignment = _assign(expected, predictions, boxes, masks)
 
     results = []
     for i, obj in enumerate(expected):
@@ -141,6 +122,31 @@ def match_objects(case: Case, predictions: Predictions, *, use_masks: bool) -> C
         expected_masks=tuple(expected_masks),
         ignored=ignored,
     )
+
+
+def _assign(
+    expected: tuple[ExpectedObject, ...], predictions: Predictions, boxes: np.ndarray, masks: np.ndarray | None
+) -> dict[int, int]:
+    """The optimal one-to-one assignment of predictions to expected objects, class by class (crowd
+    regions take part in none): expected index -> prediction index."""
+    # Mask IoU decides the match where both sides have masks: it is the stricter, truer overlap. The
+    # small box term only breaks ties, and keeps a pair whose boxes overlap but masks do not as a
+    # match with a low mask IoU (more telling than "missed" plus an extra).
+    affinity = boxes.copy()
+    if masks is not None:
+        rows = [i for i, obj in enumerate(expected) if obj.mask is not None]
+        affinity[rows] = masks[rows] + 1e-3 * boxes[rows]
+    assignment: dict[int, int] = {}
+    for class_name in {obj.class_name for obj in expected}:
+        rows = [i for i, obj in enumerate(expected) if obj.class_name == class_name and not obj.crowd]
+        cols = [j for j, name in enumerate(predictions.class_names) if name == class_name]
+        if not rows or not cols:
+            continue
+        sub = affinity[np.ix_(rows, cols)]
+        for r, c in zip(*linear_sum_assignment(sub, maximize=True), strict=True):
+            if sub[r, c] > 0:  # no overlap at all is a miss plus an extra, not a bad match
+                assignment[rows[r]] = cols[c]
+    return assignment
 
 
 def _inside_crowd(j: int, expected: tuple[ExpectedObject, ...], predictions: Predictions) -> bool:

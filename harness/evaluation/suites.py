@@ -9,6 +9,7 @@ from pathlib import Path
 
 from harness.casefile.schema import BrokenCase, Case, CaseFile
 from harness.core.errors import CaseFileError, HarnessError
+from harness.core.text import listed, short_repr
 from harness.core.transforms import Transform
 from harness.evaluation.matching import CaseVerdict, match_objects
 from harness.evaluation.metrics import SuiteMetrics, suite_metrics
@@ -122,7 +123,7 @@ def check_model_fits(case: Case, model: Model) -> None:
         if obj.class_name not in known:
             raise CaseFileError(
                 case.file,
-                f"{obj.class_name!r} is not a class of {model.name} ({', '.join(sorted(known))})",
+                f"{short_repr(obj.class_name)} is not a class of {model.name} ({listed(sorted(known))})",
                 case=case.name,
                 field=f"objects[{index}].class",
             )

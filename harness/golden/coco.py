@@ -287,31 +287,37 @@ def write_coco(case_file: Path, out: Path, *, images: Path | None = None, class_
             }
         )
         for obj, spec in zip(raw["objects"], case.objects, strict=True):
-            x1, y1, x2, y2 = obj["box"]
-            ann: dict[str, Any] = {
-                "id": len(coco["annotations"]) + 1,
-                "image_id": image_id,
-                "category_id": category[obj["class"]],
-                "bbox": [x1, y1, number(x2 - x1), number(y2 - y1)],
-                "iscrowd": int(bool(obj.get("crowd", False))),
-                "segmentation": [],
-            }
-            mask = obj.get("mask")
-            if isinstance(mask, dict) and "png" in mask:
-                rle = mask_to_rle(load_image(spec.mask.png).any(axis=2))
-                ann["segmentation"] = {"size": [height, width], "counts": rle["counts"].decode("ascii")}
-            elif isinstance(mask, dict):
-                ann["segmentation"] = {"size": [height, width], "counts": mask["rle"]["counts"]}
-            elif mask:
-                groups = [mask] if not isinstance(mask[0][0], list) else mask
-                ann["segmentation"] = [[v for point in polygon for v in point] for polygon in groups]
-            ann["area"] = _area(spec, height, width) if spec.mask else number((x2 - x1) * (y2 - y1))
-            thresholds = {k: obj[k] for k in ("box_iou", "mask_iou") if k in obj}
-            if thresholds:
-                ann[EXTRA] = thresholds
-            coco["annotations"].append(ann)
+            ann = _annotation(obj, spec, (height, width), image_id=image_id, category_id=category[obj["class"]])
+            coco["annotations"].append({"id": len(coco["annotations"]) + 1, **ann})
     out.write_text(json.dumps(coco, indent=1) + "\n", encoding="utf-8")
     return len(coco["images"])
+
+
+def _annotation(obj: dict, spec: Any, size: tuple[int, int], *, image_id: int, category_id: int) -> dict[str, Any]:
+    """One expected object as a COCO annotation (without its id): ``obj`` as written, ``spec`` as loaded."""
+    height, width = size
+    x1, y1, x2, y2 = obj["box"]
+    ann: dict[str, Any] = {
+        "image_id": image_id,
+        "category_id": category_id,
+        "bbox": [x1, y1, number(x2 - x1), number(y2 - y1)],
+        "iscrowd": int(bool(obj.get("crowd", False))),
+        "segmentation": [],
+    }
+    mask = obj.get("mask")
+    if isinstance(mask, dict) and "png" in mask:
+        rle = mask_to_rle(load_image(spec.mask.png).any(axis=2))
+        ann["segmentation"] = {"size": [height, width], "counts": rle["counts"].decode("ascii")}
+    elif isinstance(mask, dict):
+        ann["segmentation"] = {"size": [height, width], "counts": mask["rle"]["counts"]}
+    elif mask:
+        groups = [mask] if not isinstance(mask[0][0], list) else mask
+        ann["segmentation"] = [[v for point in polygon for v in point] for polygon in groups]
+    ann["area"] = _area(spec, height, width) if spec.mask else number((x2 - x1) * (y2 - y1))
+    thresholds = {k: obj[k] for k in ("box_iou", "mask_iou") if k in obj}
+    if thresholds:
+        ann[EXTRA] = thresholds
+    return ann
 
 
 def _area(spec: Any, height: int, width: int) -> int:
