@@ -58,7 +58,7 @@ class PredictionCache:
 
     def get(self, key: str) -> tuple[Predictions, str] | None:
         """The predictions stored under ``key`` and the device that made them, or None."""
-        entry = self._read(self._prediction_path(key))
+        entry = self._read(self.prediction_path(key))
         if entry is None or set(entry) != ENTRY_KEYS or not isinstance(entry["device"], str):
             return None
         try:
@@ -67,7 +67,7 @@ class PredictionCache:
             return None  # not what put() writes: predict again, and put() overwrites it
 
     def put(self, key: str, predictions: Predictions, device_used: str) -> None:
-        self._write(self._prediction_path(key), {**predictions_to_json(predictions), "device": device_used})
+        self._write(self.prediction_path(key), {**predictions_to_json(predictions), "device": device_used})
 
     def model_facts(self, model_sha256: str) -> dict[str, Any] | None:
         """``{"task": ..., "names": {id: name}}`` of a model seen before, without loading it."""
@@ -85,12 +85,12 @@ class PredictionCache:
     def _facts_path(self, model_sha256: str) -> Path:
         return self.directory / "models" / f"{model_sha256}-{library_versions()['ultralytics']}-{CACHE_FORMAT}.json"
 
-    def _prediction_path(self, key: str) -> Path:
+    def prediction_path(self, key: str) -> Path:
         return self.directory / "predictions" / key[:2] / f"{key}.json"
 
     def _read(self, path: Path) -> dict | None:
         """The entry at ``path`` if its digest holds (checked before any decoding) and it is a JSON object."""
-        payload = read_sealed(path, self._context(path))
+        payload = read_sealed(path, self.context(path))
         if payload is None:
             return None
         try:
@@ -100,9 +100,9 @@ class PredictionCache:
         return value if isinstance(value, dict) else None
 
     def _write(self, path: Path, value: dict) -> None:
-        write_sealed(path, json.dumps(value, separators=(",", ":")).encode(), self._context(path))
+        write_sealed(path, json.dumps(value, separators=(",", ":")).encode(), self.context(path))
 
-    def _context(self, path: Path) -> str:
+    def context(self, path: Path) -> str:
         """What an entry's digest binds it to: its place in the cache, so a copy under another key misses."""
         return f"{SCHEME} {path.relative_to(self.directory).as_posix()}"
 
