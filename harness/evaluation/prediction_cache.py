@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import re
+import sys
 from collections.abc import Mapping
 from glob import glob
 from importlib import metadata
@@ -34,6 +35,7 @@ from harness.evaluation.predictions import Predictions
 CACHE_FORMAT = 2
 ENTRY_KEYS = {"image_size", "boxes", "class_names", "scores", "masks", "device"}
 MAX_IMAGE_SIDE = 1 << 20  # pixels; a bigger side is damage, and a mask of it would not fit in memory
+FLOAT_MAX = sys.float_info.max  # the largest finite float
 RLE_COUNTS = re.compile(r"[0-o]*")  # pycocotools' compressed counts: characters 48 to 111
 
 
@@ -102,9 +104,10 @@ class PredictionCache:
     def _write(self, path: Path, value: dict) -> None:
         write_sealed(path, json.dumps(value, separators=(",", ":")).encode(), self.context(path))
 
-    def context(self, path: Path) -> str:
-        """What an entry's digest binds it to: its place in the cache, so a copy under another key misses."""
-        return f"{SCHEME} {path.relative_to(self.directory).as_posix()}"
+    @staticmethod
+    def context(path: Path) -> str:
+        """What an entry's digest binds it to: its file name (the key), so a copy under another key misses."""
+        return f"{SCHEME} {path.name}"
 
 
 def predictions_to_json(predictions: Predictions) -> dict[str, Any]:
@@ -125,13 +128,11 @@ def predictions_from_json(entry: Mapping[str, Any]) -> Predictions:
     written: wrong types or shapes, NaN or infinite numbers, scores outside [0, 1], sizes that are
     not positive, lengths that disagree, masks that are not RLE counts."""
     width, height = _image_size(entry["image_size"])
-    boxes = _finite_floats(entry["boxes"], row_length=4)
-    scores = _finite_floats(entry["scores"], row_length=None)
+    boxes = _floats(entry["boxes"], row_length=4)
+    scores = _floats(entry["scores"], row_length=None, low=0.0, high=1.0)
     names = entry["class_names"]
     if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
         raise ValueError("class names are not strings")
-    if ((scores < 0) | (scores > 1)).any():
-        raise ValueError("a score outside [0, 1]")
     masks = entry["masks"]
     if masks is not None:
         if not isinstance(masks, list) or not all(isinstance(c, str) and RLE_COUNTS.fullmatch(c) for c in masks):
@@ -151,19 +152,18 @@ def _image_size(value: Any) -> tuple[int, int]:
     return width, height
 
 
-def _finite_floats(value: Any, row_length: int | None) -> np.ndarray:
-    """A list of floats (``row_length`` None) or of rows of ``row_length`` floats, as float64, all finite."""
+def _floats(value: Any, row_length: int | None, low: float = -FLOAT_MAX, high: float = FLOAT_MAX) -> np.ndarray:
+    """A list of floats (``row_length`` None) or of rows of ``row_length`` floats, all in [low, high]
+    (so never NaN or infinite), as float64. Plain Python checks: numpy's cost more on a few numbers."""
     rows = value if row_length is not None else [value]
     if not isinstance(value, list) or not all(isinstance(row, list) for row in rows):
         raise ValueError("not a list of numbers")
-    if not all(type(v) is float for row in rows for v in row):  # the writer writes floats, JSON keeps them floats
-        raise ValueError("not a list of floats")
     if row_length is not None and any(len(row) != row_length for row in rows):
         raise ValueError(f"a row without {row_length} numbers")
-    array = np.array(value, dtype=np.float64).reshape((-1, row_length) if row_length else -1)
-    if not np.isfinite(array).all():
-        raise ValueError("NaN or infinity")
-    return array
+    # The writer writes floats, which JSON keeps floats; NaN fails every comparison.
+    if not all(type(v) is float and low <= v <= high for row in rows for v in row):
+        raise ValueError(f"not all floats in [{low}, {high}]")
+    return np.array(value, dtype=np.float64).reshape((-1, row_length) if row_length else -1)
 
 
 def _is_class_id(key: Any) -> bool:
