@@ -1,7 +1,7 @@
 """Cache entries cannot change a verdict: a flipped, cut or added byte anywhere in a real entry reads
 as a miss (predicted or parsed again) or as exactly what was written, never as something else, and
 never raises; entries the writer cannot have written (NaN, Infinity, wrong shapes) are misses too;
-a hostile marshal payload is never decoded. ``bench/fuzz_caches.py`` runs the fuzzing longer."""
+a hostile marshal payload is never decoded."""
 
 from __future__ import annotations
 
