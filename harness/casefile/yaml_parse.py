@@ -12,10 +12,12 @@ from typing import Any
 
 import yaml
 
-from harness.core.atomic import write_bytes_atomically
+from harness.core.sealed import SCHEME, read_sealed, write_sealed
 
 # libyaml's parser when PyYAML was built with it (every wheel is): 10x faster on big case files.
 FAST_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# In every parse-cache key: bump it when entries change, so that old ones are never read.
+PARSE_FORMAT = f"parsed-2 marshal-{marshal.version} {SCHEME}"
 
 
 # A key no case file means (YAML needs an escape to write it): it holds the mapping's duplicate keys,
@@ -117,17 +119,36 @@ def parse_yaml(text: str, cache: Path | None) -> Any:
     """The YAML document, from the parse cache when it holds this text."""
     if cache is None:
         return load_bounded(text)
-    # marshal: 30x faster to read than YAML to parse, and it holds exactly the safe loader's plain types.
-    key = hashlib.sha256(f"{yaml.__version__} {sys.version_info[:2]} {text}".encode()).hexdigest()
+    key = parse_cache_key(text)
     entry = cache / f"{key}.marshal"
-    try:
-        return marshal.loads(entry.read_bytes())
-    except (OSError, ValueError, EOFError, TypeError):
-        pass
+    found = read_parsed(entry, key)
+    if found is not None:
+        return found[0]
     document = load_bounded(text)
-    with contextlib.suppress(ValueError, OSError):  # marshal cannot hold dates; a full disk costs speed
-        write_bytes_atomically(entry, marshal.dumps(document))
+    with contextlib.suppress(ValueError):  # marshal cannot hold dates: such a file is parsed every time
+        write_sealed(entry, marshal.dumps(document), key)
     return document
+
+
+def parse_cache_key(text: str) -> str:
+    """The parse-cache name of ``text``: what parses it, how entries are stored and sealed, and the text."""
+    return hashlib.sha256(f"{PARSE_FORMAT} {yaml.__version__} {sys.version_info[:2]} {text}".encode()).hexdigest()
+
+
+def read_parsed(entry: Path, key: str) -> tuple[Any] | None:
+    """``(document,)`` from a parse-cache entry whose digest holds, or None (a miss).
+
+    marshal is 30x faster to read than YAML is to parse and holds exactly the safe loader's plain
+    types, but it trusts its input: a damaged length field makes it allocate gigabytes. So the
+    entry's sha256 is checked first, and only bytes this module wrote ever reach ``marshal.loads``.
+    """
+    payload = read_sealed(entry, key)
+    if payload is None:
+        return None
+    try:
+        return (marshal.loads(payload),)
+    except (ValueError, EOFError, TypeError):  # unreachable for what parse_yaml wrote; a miss all the same
+        return None
 
 
 def python_parser_error(text: str, error: yaml.YAMLError) -> yaml.YAMLError:

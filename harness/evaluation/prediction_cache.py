@@ -3,18 +3,23 @@
 An entry is keyed by everything that decides a prediction: the model file's sha256, the image
 bytes' sha256, the predict arguments, the device, and the ultralytics and torch versions (read from
 package metadata, so a warm run never imports torch). Entries are small JSON files: boxes, class
-names and scores as numbers, masks as COCO compressed RLE strings. Every write goes to a temporary
-file that is then renamed over the entry, so concurrent pytest-xdist workers and interrupted runs
-never leave a half-written entry; an entry that cannot be read is a miss and is written again.
+names and scores as numbers, masks as COCO compressed RLE strings, after a header line holding the
+sha256 of the entry (``harness.core.sealed``). Every write goes to a temporary file that is then
+renamed over the entry, so concurrent pytest-xdist workers and interrupted runs never leave a
+half-written entry. An entry whose digest does not match (a flipped byte, a cut-off or torn file),
+that does not decode, or that holds what the writer never writes (NaN, infinities, wrong shapes,
+non-positive sizes) is a miss: the image is predicted again and the entry written again. A cache
+entry can make a run slower, never change a verdict, and never raise.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import json
 import os
+import re
+import sys
 from collections.abc import Mapping
 from glob import glob
 from importlib import metadata
@@ -23,11 +28,15 @@ from typing import Any
 
 import numpy as np
 
-from harness.core.atomic import write_bytes_atomically
+from harness.core.sealed import SCHEME, read_sealed, write_sealed
 from harness.evaluation.predictions import Predictions
 
 # Bump when the entry layout or what goes into a prediction changes: old entries then just miss.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
+ENTRY_KEYS = {"image_size", "boxes", "class_names", "scores", "masks", "device"}
+MAX_IMAGE_SIDE = 1 << 20  # pixels; a bigger side is damage, and a mask of it would not fit in memory
+FLOAT_MAX = sys.float_info.max  # the largest finite float
+RLE_COUNTS = re.compile(r"[0-o]*")  # pycocotools' compressed counts: characters 48 to 111
 
 
 class PredictionCache:
@@ -40,6 +49,7 @@ class PredictionCache:
         """The entry name for one prediction: a sha256 over every input that can change it."""
         parts = {
             "format": CACHE_FORMAT,
+            "sealed": SCHEME,  # entries sealed another way get other names, so they never overwrite each other
             "model": model_sha256,
             "image": file_digest(str(image), *_stat(image)),
             "arguments": dict(arguments),
@@ -50,41 +60,54 @@ class PredictionCache:
 
     def get(self, key: str) -> tuple[Predictions, str] | None:
         """The predictions stored under ``key`` and the device that made them, or None."""
-        entry = self._read(self._prediction_path(key))
+        entry = self._read(self.prediction_path(key))
+        if entry is None or set(entry) != ENTRY_KEYS or not isinstance(entry["device"], str):
+            return None
         try:
-            return predictions_from_json(entry), str(entry["device"])
-        except (KeyError, TypeError, ValueError):
-            return None  # missing, or written by hand or another layout: predict again and overwrite
+            return predictions_from_json(entry), entry["device"]
+        except ValueError:
+            return None  # not what put() writes: predict again, and put() overwrites it
 
     def put(self, key: str, predictions: Predictions, device_used: str) -> None:
-        self._write(self._prediction_path(key), {**predictions_to_json(predictions), "device": device_used})
+        self._write(self.prediction_path(key), {**predictions_to_json(predictions), "device": device_used})
 
     def model_facts(self, model_sha256: str) -> dict[str, Any] | None:
         """``{"task": ..., "names": {id: name}}`` of a model seen before, without loading it."""
-        facts = self._read(self.directory / "models" / f"{model_sha256}-{library_versions()['ultralytics']}.json")
-        if not facts or not isinstance(facts.get("names"), dict) or not isinstance(facts.get("task"), str):
+        facts = self._read(self._facts_path(model_sha256))
+        if facts is None or set(facts) != {"task", "names"} or not isinstance(facts["task"], str):
             return None
-        return {"task": facts["task"], "names": {int(k): v for k, v in facts["names"].items()}}
+        names = facts["names"]
+        if not isinstance(names, dict) or not all(_is_class_id(k) and isinstance(v, str) for k, v in names.items()):
+            return None
+        return {"task": facts["task"], "names": {int(k): v for k, v in names.items()}}
 
     def put_model_facts(self, model_sha256: str, task: str, names: Mapping[int, str]) -> None:
-        path = self.directory / "models" / f"{model_sha256}-{library_versions()['ultralytics']}.json"
-        self._write(path, {"task": task, "names": {str(k): v for k, v in names.items()}})
+        self._write(self._facts_path(model_sha256), {"task": task, "names": {str(k): v for k, v in names.items()}})
 
-    def _prediction_path(self, key: str) -> Path:
+    def _facts_path(self, model_sha256: str) -> Path:
+        return self.directory / "models" / f"{model_sha256}-{library_versions()['ultralytics']}-{CACHE_FORMAT}.json"
+
+    def prediction_path(self, key: str) -> Path:
         return self.directory / "predictions" / key[:2] / f"{key}.json"
 
-    @staticmethod
-    def _read(path: Path) -> dict | None:
+    def _read(self, path: Path) -> dict | None:
+        """The entry at ``path`` if its digest holds (checked before any decoding) and it is a JSON object."""
+        payload = read_sealed(path, self.context(path))
+        if payload is None:
+            return None
         try:
-            value = json.loads(path.read_bytes())
-        except (OSError, ValueError):
+            value = json.loads(bytes(payload))
+        except (ValueError, RecursionError):  # RecursionError: a deeply nested array in a hand-sealed entry
             return None
         return value if isinstance(value, dict) else None
 
+    def _write(self, path: Path, value: dict) -> None:
+        write_sealed(path, json.dumps(value, separators=(",", ":")).encode(), self.context(path))
+
     @staticmethod
-    def _write(path: Path, value: dict) -> None:
-        with contextlib.suppress(OSError):  # a read-only or full disk costs speed, never a result
-            write_bytes_atomically(path, json.dumps(value, separators=(",", ":")).encode())
+    def context(path: Path) -> str:
+        """What an entry's digest binds it to: its file name (the key), so a copy under another key misses."""
+        return f"{SCHEME} {path.name}"
 
 
 def predictions_to_json(predictions: Predictions) -> dict[str, Any]:
@@ -101,16 +124,51 @@ def predictions_to_json(predictions: Predictions) -> dict[str, Any]:
 
 
 def predictions_from_json(entry: Mapping[str, Any]) -> Predictions:
-    width, height = (int(v) for v in entry["image_size"])
-    boxes = np.asarray(entry["boxes"], dtype=np.float64).reshape(-1, 4)
-    names = tuple(str(name) for name in entry["class_names"])
-    scores = np.asarray(entry["scores"], dtype=np.float64).reshape(-1)
+    """The predictions ``predictions_to_json`` wrote. Raises ValueError for anything it cannot have
+    written: wrong types or shapes, NaN or infinite numbers, scores outside [0, 1], sizes that are
+    not positive, lengths that disagree, masks that are not RLE counts."""
+    width, height = _image_size(entry["image_size"])
+    boxes = _floats(entry["boxes"], row_length=4)
+    scores = _floats(entry["scores"], row_length=None, low=0.0, high=1.0)
+    names = entry["class_names"]
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise ValueError("class names are not strings")
     masks = entry["masks"]
     if masks is not None:
-        masks = [{"size": [height, width], "counts": str(counts).encode("ascii")} for counts in masks]
+        if not isinstance(masks, list) or not all(isinstance(c, str) and RLE_COUNTS.fullmatch(c) for c in masks):
+            raise ValueError("masks are not RLE counts")
+        masks = [{"size": [height, width], "counts": counts.encode("ascii")} for counts in masks]
     if not len(boxes) == len(names) == len(scores) or (masks is not None and len(masks) != len(names)):
         raise ValueError("entry lengths differ")
-    return Predictions(boxes=boxes, class_names=names, scores=scores, masks=masks, image_size=(width, height))
+    return Predictions(boxes=boxes, class_names=tuple(names), scores=scores, masks=masks, image_size=(width, height))
+
+
+def _image_size(value: Any) -> tuple[int, int]:
+    if not isinstance(value, list) or len(value) != 2 or not all(type(v) is int for v in value):  # bool is not int
+        raise ValueError("image size is not two integers")
+    width, height = value
+    if not (0 < width <= MAX_IMAGE_SIDE and 0 < height <= MAX_IMAGE_SIDE):
+        raise ValueError("image size out of range")
+    return width, height
+
+
+def _floats(value: Any, row_length: int | None, low: float = -FLOAT_MAX, high: float = FLOAT_MAX) -> np.ndarray:
+    """A list of floats (``row_length`` None) or of rows of ``row_length`` floats, all in [low, high]
+    (so never NaN or infinite), as float64. Plain Python checks: numpy's cost more on a few numbers."""
+    rows = value if row_length is not None else [value]
+    if not isinstance(value, list) or not all(isinstance(row, list) for row in rows):
+        raise ValueError("not a list of numbers")
+    if row_length is not None and any(len(row) != row_length for row in rows):
+        raise ValueError(f"a row without {row_length} numbers")
+    # The writer writes floats, which JSON keeps floats; NaN fails every comparison.
+    if not all(type(v) is float and low <= v <= high for row in rows for v in row):
+        raise ValueError(f"not all floats in [{low}, {high}]")
+    return np.array(value, dtype=np.float64).reshape((-1, row_length) if row_length else -1)
+
+
+def _is_class_id(key: Any) -> bool:
+    """``key`` is ``str(i)`` of a class id ``i >= 0``, as ``put_model_facts`` writes them."""
+    return isinstance(key, str) and key.isascii() and key.isdigit() and len(key) < 10 and str(int(key)) == key
 
 
 @functools.lru_cache(maxsize=65536)

@@ -5,24 +5,24 @@ Drawing a case's overlay (decode the image, rasterise masks, label objects, enco
 prediction cached, that was a quarter of the time. A picture depends only on the image's bytes, the
 transform of a variant, the verdict (every box, mask, score and IoU) and the libraries drawing it,
 so those are its key; the pictures live beside the prediction cache and go with ``--cache-clear``.
+Each file carries its sha256 (``harness.core.sealed``): a damaged picture is drawn again, never copied.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.core.atomic import write_bytes_atomically
+from harness.core.sealed import SCHEME, read_sealed, write_sealed
 from harness.evaluation.prediction_cache import file_digest, library_versions
 
 if TYPE_CHECKING:
     from harness.evaluation.matching import CaseVerdict
 
 # Bump when the pictures change for the same verdict (another layout, colours, labels, sizes).
-PICTURE_FORMAT = 1
+PICTURE_FORMAT = 2
 KINDS = ("png", "thumbnail.webp", "picture.webp")  # the overlay file, the report's thumbnail and detail view
 
 
@@ -38,6 +38,7 @@ def picture_key(verdict: CaseVerdict, **drawing: Any) -> str | None:
     predictions = verdict.predictions
     parts = {
         "format": PICTURE_FORMAT,
+        "sealed": SCHEME,
         "drawing": drawing,
         "versions": library_versions(),
         "image": image,
@@ -62,25 +63,24 @@ def _counts(rle: dict | None) -> str | None:
 
 
 class PictureCache:
-    """Pictures by key under one folder: ``KEY.png``, ``KEY.thumbnail.webp``, ``KEY.picture.webp``."""
+    """Pictures by key under one folder: ``KEY.png``, ``KEY.thumbnail.webp``, ``KEY.picture.webp``, each sealed."""
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
 
     def get(self, key: str, kinds: tuple[str, ...]) -> dict[str, bytes] | None:
-        """Every one of ``kinds`` stored under ``key``, or None when one is missing."""
+        """Every one of ``kinds`` stored under ``key``, or None when one is missing or damaged."""
         found = {}
         for kind in kinds:
-            try:
-                found[kind] = self._path(key, kind).read_bytes()
-            except OSError:
+            picture = read_sealed(self._path(key, kind), f"{key}.{kind}")
+            if picture is None:
                 return None
+            found[kind] = bytes(picture)
         return found
 
     def put(self, key: str, pictures: dict[str, bytes]) -> None:
         for kind, data in pictures.items():
-            with contextlib.suppress(OSError):  # a full disk costs speed, never the run
-                write_bytes_atomically(self._path(key, kind), data)
+            write_sealed(self._path(key, kind), data, f"{key}.{kind}")
 
     def _path(self, key: str, kind: str) -> Path:
         return self.folder / key[:2] / f"{key}.{kind}"
