@@ -52,11 +52,13 @@ def load_case_file(
     check_model: bool = True,
     parse_cache: Path | None = None,
     check_compare_to: bool | None = None,
+    root: Path | None = None,
 ) -> CaseFile:
     """Read and validate a case file. With ``parse_cache`` (a folder), YAML parsed once is kept there,
     by the text's sha256, so that an unchanged file is not parsed again (big suites collect faster).
     ``check_model`` and ``check_compare_to`` (which follows ``check_model`` unless given) say whether
-    the files named by ``model`` and ``compare_to`` must exist.
+    the files named by ``model`` and ``compare_to`` must exist. With ``root``, a case naming an image or
+    mask outside it is broken before that file is opened.
 
     Raises:
         CaseFileError: the file as a whole is unusable. Errors inside one case are returned as a
@@ -111,7 +113,7 @@ def load_case_file(
                     path, f"duplicate case name (first at cases[{seen[label]}])", case=label, field="name"
                 )
             seen[label] = index
-            case = _case(path, raw, label, model, task, predict, thresholds, transforms, search)
+            case = _case(Fields(path, label, root), raw, model, task, predict, thresholds, transforms, search)
             cases.append(replace(case, model_sha256=model_sha256))
         except CaseFileError as exc:
             taken = {c.name for c in cases}
@@ -231,9 +233,8 @@ def _predict_arguments() -> frozenset[str]:
 
 
 def _case(
-    path: Path,
+    fields: Fields,
     raw: Any,
-    label: str,
     model: str | None,
     task: str | None,
     predict: Mapping[str, Any],
@@ -241,7 +242,7 @@ def _case(
     file_transforms: tuple[tuple[Transform, dict, str], ...] = (),
     file_search: tuple | None = None,
 ) -> Case:
-    fields = Fields(path, label)
+    path = fields.path
     raw = fields.mapping(raw, "", CASE_KEYS)
     if "name" not in raw:
         raise fields.error("name", "missing: every case needs a unique name")
@@ -252,7 +253,7 @@ def _case(
         raise fields.error("name", f"{SUITE_ITEM!r} is reserved for the file's metric gates ({SUITE_ITEM}::...)")
     if "image" not in raw:
         raise fields.error("image", "missing: the path of the image, relative to the case file")
-    image = (path.parent / fields.string(raw["image"], "image")).resolve()
+    image = fields.file((path.parent / fields.string(raw["image"], "image")).resolve(), "image")
     try:
         width, height = image_size(image)
     except ImageError as exc:
