@@ -56,7 +56,7 @@ def marker(tmp_path) -> pathlib.Path:
 def test_a_model_that_runs_code_is_refused_by_default(pytester, detect_suite, marker, tmp_path):
     model = malicious_model(tmp_path, marker)
     pytester.makefile(".yaml", shapes=detect_suite)
-    result = pytester.runpytest("--harness-model", str(model), "--harness-no-cache", "shapes.yaml::scene-001")
+    result = pytester.runpytest(f"--harness-model={model}", "--harness-no-cache", "shapes.yaml::scene-001")
     result.assert_outcomes(errors=1)
     assert not marker.exists(), "unpickling ran the model file's code"
     text = result.stdout.str()
@@ -70,7 +70,7 @@ def test_a_model_that_runs_code_is_refused_by_default(pytester, detect_suite, ma
 def test_trusting_pickles_loads_the_model_and_runs_its_code(pytester, detect_suite, marker, tmp_path, switch):
     model = malicious_model(tmp_path, marker)
     pytester.makefile(".yaml", shapes=detect_suite)
-    result = pytester.runpytest("--harness-model", str(model), "--harness-no-cache", *switch, "shapes.yaml::scene-001")
+    result = pytester.runpytest(f"--harness-model={model}", "--harness-no-cache", *switch, "shapes.yaml::scene-001")
     result.assert_outcomes(passed=1)
     assert marker.exists()  # the opt-out really is a plain unpickle
 
@@ -105,7 +105,7 @@ def test_an_image_outside_the_root_is_refused_before_it_is_opened(pytester, monk
     monkeypatch.setattr(Image, "open", lambda path, *a, **k: opened.append(str(path)) or real_open(path, *a, **k))
     pytester.makeini("[pytest]\n")  # the project root rule in force
     pytester.makefile(".yaml", cases=f"cases:\n  - name: c\n    image: {outside}\n    objects: []\n")
-    result = pytester.runpytest("--harness-model", str(MODELS / "shapes-detect.pt"))
+    result = pytester.runpytest(f"--harness-model={MODELS / 'shapes-detect.pt'}")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*case 'c': image: *secret.png is outside the project root*allow_outside_root*"])
     assert str(outside) not in opened
@@ -113,9 +113,9 @@ def test_an_image_outside_the_root_is_refused_before_it_is_opened(pytester, monk
 
 def test_updating_a_case_leaves_a_case_sharing_its_objects_alone(pytester):
     path = pytester.makefile(".yaml", shared=SHARED)
-    model = ["--harness-model", str(MODELS / "shapes-detect.pt")]
+    model = [f"--harness-model={MODELS / 'shapes-detect.pt'}"]
     pytester.runpytest(*model, "--harness-update", "shared.yaml::case-a").assert_outcomes(failed=1)
-    again = pytester.runpytest(*model, "-rs")
+    again = pytester.runpytest(*model, "-rfs")
     again.assert_outcomes(skipped=1, failed=1)  # A recorded, waiting for review; B still as wrong as before
     again.stdout.fnmatch_lines(["FAILED shared.yaml::case-b*"])
     text = path.read_text()
@@ -126,10 +126,25 @@ def test_update_keeps_crlf_line_endings_and_the_byte_order_mark(pytester):
     path = pytester.path / "windows.yaml"
     path.write_bytes(b"\xef\xbb\xbf" + SHARED.replace("*shared", "[]").replace("\n", "\r\n").encode())
     result = pytester.runpytest(
-        "--harness-model", str(MODELS / "shapes-detect.pt"), "--harness-update", "windows.yaml::case-a"
+        f"--harness-model={MODELS / 'shapes-detect.pt'}", "--harness-update", "windows.yaml::case-a"
     )
     result.assert_outcomes(failed=1)
     data = path.read_bytes()
     assert b"recorded:" in data
     assert data.startswith(b"\xef\xbb\xbf") and not data.startswith(b"\xef\xbb\xbf\xef\xbb\xbf")
     assert data.count(b"\n") == data.count(b"\r\n") > 10
+
+
+def test_marking_one_case_reviewed_leaves_a_case_sharing_its_recorded_alone(tmp_path):
+    from harness.casefile.load import load_case_file
+    from harness.golden.review import mark_reviewed
+
+    path = tmp_path / "recorded.yaml"
+    path.write_text(
+        f"cases:\n  - name: a\n    image: {IMAGE}\n"
+        "    recorded: &rec {model: m.pt, reviewed: false}\n    objects: []\n"
+        f"  - name: b\n    image: {IMAGE}\n    recorded: *rec\n    objects: []\n"
+    )
+    assert mark_reviewed(path, ["a"]) == ["a"]
+    a, b = load_case_file(path, check_model=False).cases
+    assert (a.recorded.reviewed, b.recorded.reviewed) == (True, False)
