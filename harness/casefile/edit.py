@@ -106,9 +106,7 @@ class CaseDocument:
         all) still load; cases that were broken before and left alone stay as they were. ``root``: as
         for ``load_case_file``, no image or mask outside it is opened by that check."""
         names = None if changed is None else set(changed)
-        write_atomic(
-            self.path, self.text(), check=lambda temporary, path: _check_loads(temporary, path, names, root)
-        )
+        write_atomic(self.path, self.text(), check=lambda temporary, path: _check_loads(temporary, path, names, root))
 
 
 def _unshare(entry: CommentedMap, document: CommentedMap) -> None:
