@@ -45,14 +45,17 @@ def _change(a: float | None, b: float | None) -> str:
     return "-" if a is None or b is None else f"{b - a:+.4f}"
 
 
-def compare(paths: Sequence[Path], models: Sequence[str], device: str | None, out=None) -> int:
+def compare(
+    paths: Sequence[Path], models: Sequence[str], device: str | None, out=None, *, trust_pickles: bool = False
+) -> int:
     """Print per-suite metrics and per-case worst IoU for two models; 2 when a suite could not run."""
     out = out or sys.stdout
     # Imported per subcommand: `vision-harness --help` stays free of numpy and the models.
     from harness.casefile.load import load_case_file
+    from harness.evaluation.models import ModelPool
     from harness.evaluation.suites import Judge
 
-    judge = Judge(device)
+    judge = Judge(device, models=ModelPool(device, trust_pickles=trust_pickles))
     specs = [resolve_model(m, Path.cwd()) for m in models]
     names = [Path(spec).name for spec in specs]
     status = 0
@@ -134,13 +137,23 @@ def _add_target_options(parser: argparse.ArgumentParser, what: str) -> None:
         metavar="NAME=VALUE",
         help="Ultralytics predict argument for a new file, repeatable, e.g. --predict imgsz=640 --predict conf=0.25",
     )
+    _add_trust_option(parser)
+
+
+def _add_trust_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--trust-pickles",
+        action="store_true",
+        help="load .pt models as plain pickles, which run any code they hold; by default they are loaded with "
+        "Ultralytics' safe loading, which refuses anything but a model checkpoint (see docs/security.md)",
+    )
 
 
 def _import(args: argparse.Namespace, out) -> int:
     # Imported per subcommand: `vision-harness --help` stays free of numpy and the models.
     from harness.golden.record import add_cases, target
 
-    model, predict = target(args.out, args.model, dict(args.predict))
+    model, predict = target(args.out, args.model, dict(args.predict), trust_pickles=args.trust_pickles)
     if args.format == "coco":
         from harness.golden.coco import read_coco  # per format: pycocotools only for COCO
 
@@ -167,7 +180,7 @@ def _export(args: argparse.Namespace, out) -> int:
     target = args.out or args.case_file.with_suffix(".json")
     model = load_case_file(args.case_file, check_model=False).model
     # The model's classes become the categories, in its order, where the model is at hand.
-    names = ModelInfo.load(model).names if model and Path(model).is_file() else ()
+    names = ModelInfo.load(model, trust_pickles=args.trust_pickles).names if model and Path(model).is_file() else ()
     count = write_coco(args.case_file, target, images=args.images, class_names=names)
     print(f"{display_path(target)}: {count} images exported from {display_path(args.case_file)}", file=out)
     return 0
@@ -177,7 +190,7 @@ def _new(args: argparse.Namespace, out) -> int:
     # Imported per subcommand: `vision-harness --help` stays free of numpy and the models.
     from harness.golden.record import record, target
 
-    model, predict = target(args.out, args.model, dict(args.predict))
+    model, predict = target(args.out, args.model, dict(args.predict), trust_pickles=args.trust_pickles)
     missing = [str(image) for image in args.images if not image.is_file()]
     if missing:
         raise HarnessError(f"no such image: {', '.join(missing)}")
@@ -227,6 +240,7 @@ def _parser() -> argparse.ArgumentParser:
     comparing.add_argument("paths", nargs="+", type=Path, help="case files, or folders to search for them")
     comparing.add_argument("--model", action="append", required=True, metavar="PATH", help="give exactly twice: A, B")
     comparing.add_argument("--device", help="inference device, e.g. cpu or cuda:0 (default: Ultralytics' choice)")
+    _add_trust_option(comparing)
     _add_import(commands)
     _add_export(commands)
     recording = _command(
@@ -327,6 +341,7 @@ def _add_export(commands) -> None:
         metavar="DIR",
         help="make file_name relative to DIR (default: the deepest folder holding every image)",
     )
+    _add_trust_option(coco)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -337,7 +352,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = {"compare": None, "import": _import, "export": _export, "new": _new, "review": _review}[args.command]
     try:
         if run is None:
-            return compare(args.paths, args.model, args.device)
+            return compare(args.paths, args.model, args.device, trust_pickles=args.trust_pickles)
         return run(args, sys.stdout)
     except (HarnessError, FileNotFoundError) as exc:
         print(f"vision-harness: {exc}", file=sys.stderr)

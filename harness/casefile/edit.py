@@ -8,6 +8,7 @@ so a crash or a kill leaves the file either as it was or fully new, never half w
 
 from __future__ import annotations
 
+import copy
 import io
 import os
 import re
@@ -32,29 +33,46 @@ from harness.core.errors import CaseFileError
 WRITE_PAUSE_ENV = "VISION_HARNESS_WRITE_PAUSE"
 TEMP_PREFIX = ".vh-tmp-"  # hidden, and not a .yaml name: pytest never collects a leftover one
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_.\-]+")
+_BOM = "\ufeff"
 
 
 class CaseDocument:
     """A case file read for editing: the YAML tree, and the indentation to write it back with."""
 
-    def __init__(self, path: Path, data: CommentedMap | None = None, indent: tuple[int, int, int] = (2, 4, 2)):
+    def __init__(
+        self,
+        path: Path,
+        data: CommentedMap | None = None,
+        indent: tuple[int, int, int] = (2, 4, 2),
+        *,
+        newline: str = "\n",
+        bom: bool = False,
+    ):
         self.path = path
         self.data = data if data is not None else CommentedMap()
         self._indent = indent
+        self._newline = newline  # the file's own line ending, written back (a Windows checkout keeps CRLF)
+        self._bom = bom  # a UTF-8 byte-order mark the file starts with, written back too
 
     @classmethod
     def load(cls, path: Path) -> CaseDocument:
         """Read ``path`` for editing (its cases must already have passed ``load_case_file``)."""
 
         try:
-            data, indent, sequence_dash = load_yaml_guess_indent(path.read_text(encoding="utf-8"), yaml=_yaml())
+            raw = path.read_bytes().decode("utf-8")
+            bom = raw.startswith(_BOM)
+            text = raw.removeprefix(_BOM)
+            first_end = text.find("\n")
+            newline = "\r\n" if first_end > 0 and text[first_end - 1] == "\r" else "\n"
+            data, indent, sequence_dash = load_yaml_guess_indent(text.replace("\r\n", "\n"), yaml=_yaml())
         except (OSError, UnicodeDecodeError, YAMLError) as exc:
             raise CaseFileError(path, f"cannot read the file for editing: {str(exc).splitlines()[0]}") from None
         if not isinstance(data, CommentedMap) or not isinstance(data.get("cases"), list):
             raise CaseFileError(path, "not a case file: expected a mapping with a `cases:` list", field="cases")
         # ruamel reports the dash offset; its sequence indent is the dash offset plus the room for "- ".
         sequence_dash = sequence_dash or 0
-        return cls(path, data, (indent or 2, max(indent or 2, sequence_dash + 2), sequence_dash))
+        indents = (indent or 2, max(indent or 2, sequence_dash + 2), sequence_dash)
+        return cls(path, data, indents, newline=newline, bom=bom)
 
     @property
     def cases(self) -> CommentedSeq:
@@ -63,9 +81,15 @@ class CaseDocument:
         return self.data["cases"]
 
     def case(self, name: str) -> CommentedMap:
-        """The case entry called ``name``."""
+        """The case entry called ``name``, to edit: whatever it shares with other cases through YAML
+        aliases (``objects: *shared``, ``<<: *base``) is first made its own copy.
+
+        Copied rather than refused: the edit is meant for this case alone, and after the copy the
+        other cases keep exactly what they had, so an update of one case can neither rewrite another
+        (turning its failure into a silent pass) nor be blocked by it."""
         for entry in self.cases:
             if isinstance(entry, Mapping) and entry.get("name") == name:
+                _unshare(entry, self.data)
                 return entry
         raise CaseFileError(self.path, "no such case in the file", case=name, field="name")
 
@@ -75,13 +99,52 @@ class CaseDocument:
         yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
         out = io.StringIO()
         yaml.dump(self.data, out)
-        return out.getvalue()
+        return (_BOM if self._bom else "") + out.getvalue().replace("\n", self._newline)
 
-    def save(self, *, changed: Iterable[str] | None = None) -> None:
+    def save(self, *, changed: Iterable[str] | None = None, root: Path | None = None) -> None:
         """Write the document back atomically, only if the file and the ``changed`` cases (default:
-        all) still load; cases that were broken before and left alone stay as they were."""
+        all) still load; cases that were broken before and left alone stay as they were. ``root``: as
+        for ``load_case_file``, no image or mask outside it is opened by that check."""
         names = None if changed is None else set(changed)
-        write_atomic(self.path, self.text(), check=lambda temporary, path: _check_loads(temporary, path, names))
+        write_atomic(self.path, self.text(), check=lambda temporary, path: _check_loads(temporary, path, names, root))
+
+
+def _unshare(entry: CommentedMap, document: CommentedMap) -> None:
+    """Replace each value of ``entry`` that is also reachable elsewhere in ``document`` (an alias, a
+    merge key) by a deep copy without anchors, so that editing it changes this case alone."""
+    seen: dict[int, int] = {}
+    _count(document, seen)
+    for key in list(entry):
+        value = entry[key]
+        if isinstance(value, (CommentedMap, CommentedSeq)) and _shared(value, seen):
+            private = copy.deepcopy(value)
+            _drop_anchors(private)
+            entry[key] = private
+
+
+def _count(node: Any, seen: dict[int, int]) -> None:
+    if not isinstance(node, (Mapping, list)):
+        return
+    seen[id(node)] = seen.get(id(node), 0) + 1
+    if seen[id(node)] == 1:  # an aliased node's children were counted at its first sight
+        for child in node.values() if isinstance(node, Mapping) else node:
+            _count(child, seen)
+
+
+def _shared(node: Any, seen: dict[int, int]) -> bool:
+    if not isinstance(node, (Mapping, list)):
+        return False
+    children = node.values() if isinstance(node, Mapping) else node
+    return seen.get(id(node), 0) > 1 or any(_shared(child, seen) for child in children)
+
+
+def _drop_anchors(node: Any) -> None:
+    anchor = getattr(node, "anchor", None)
+    if anchor is not None and getattr(anchor, "value", None) is not None:
+        anchor.value = None
+    if isinstance(node, (Mapping, list)):
+        for child in node.values() if isinstance(node, Mapping) else node:
+            _drop_anchors(child)
 
 
 def _yaml() -> YAML:
@@ -91,11 +154,11 @@ def _yaml() -> YAML:
     return yaml
 
 
-def _check_loads(temporary: Path, path: Path, names: set[str] | None) -> None:
+def _check_loads(temporary: Path, path: Path, names: set[str] | None, root: Path | None = None) -> None:
     """Refuse to write a case file whose new cases would not load."""
 
     try:
-        cases = load_case_file(temporary, check_model=False).cases
+        cases = load_case_file(temporary, check_model=False, root=root).cases
         broken = [c for c in cases if isinstance(c, BrokenCase) and (names is None or c.name in names)]
     except CaseFileError as exc:
         raise CaseFileError(path, f"not written, the new text would not load: {exc.message}", field=exc.field) from None

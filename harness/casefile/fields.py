@@ -17,6 +17,7 @@ from harness.core.config import Thresholds
 from harness.core.errors import CaseFileError, ImageError
 from harness.core.geometry import compressed_rle_total, polygon_area, rle_from_counts
 from harness.core.images import image_size
+from harness.core.paths import outside_root
 
 # A key shown as written in an error; any other (long, odd characters, not text) is shown bounded and escaped.
 KEY_TEXT = re.compile(r"[A-Za-z0-9_.\-]{1,40}")
@@ -25,9 +26,17 @@ KEY_TEXT = re.compile(r"[A-Za-z0-9_.\-]{1,40}")
 class Fields:
     """Validation helpers that raise a CaseFileError naming the file, the case and the field."""
 
-    def __init__(self, path: Path, case: str | None = None):
+    def __init__(self, path: Path, case: str | None = None, root: Path | None = None):
         self.path = path
         self.case = case
+        self.root = root  # files the case names must lie below it (None: anywhere)
+
+    def file(self, path: Path, field_name: str) -> Path:
+        """``path`` when it may be opened: refused before anything reads it when it lies outside the root."""
+        problem = outside_root(path, self.root)
+        if problem is not None:
+            raise self.error(field_name, problem)
+        return path
 
     def error(self, field_name: str, message: str) -> CaseFileError:
         return CaseFileError(self.path, message, case=self.case, field=field_name)
@@ -176,7 +185,7 @@ def _mask(fields: Fields, raw: Any, where: str, path: Path, width: int, height: 
         return MaskSpec(rle=rle_from_counts(size, counts))
     if isinstance(raw, dict) and "png" in raw:
         fields.mapping(raw, where, ("png",))
-        png = (path.parent / fields.string(raw["png"], f"{where}.png")).resolve()
+        png = fields.file((path.parent / fields.string(raw["png"], f"{where}.png")).resolve(), f"{where}.png")
 
         try:
             size = image_size(png)

@@ -62,13 +62,14 @@ def load_case_file(
     check_compare_to: bool | None = None,
     max_mb: float = MAX_CASE_FILE_MB,
     document: Any = None,
+    root: Path | None = None,
 ) -> CaseFile:
     """Read and validate a case file. With ``parse_cache`` (a folder), YAML parsed once is kept there,
     by the text's sha256, so that an unchanged file is not parsed again (big suites collect faster).
     ``check_model`` and ``check_compare_to`` (which follows ``check_model`` unless given) say whether
-    the files named by ``model`` and ``compare_to`` must exist. A file over ``max_mb`` megabytes is
-    refused before it is read. ``document`` is the file's YAML document when the caller has parsed it
-    already (``read_document``), so that it is not read twice.
+    max_mb: float = MAX_CASE_FILE_MB,
+    document: Any = None,
+    root: Path | None = None,
 
     Raises:
         CaseFileError: the file as a whole is unusable. Errors inside one case are returned as a
@@ -111,7 +112,9 @@ def load_case_file(
         for case in _cases(
             path,
             raw_cases,
-            lambda raw, label: _case(path, raw, label, model, task, predict, thresholds, transforms, search),
+            lambda raw, label: _case(
+                Fields(path, label, root), raw, model, task, predict, thresholds, transforms, search
+            ),
         )
     )
     return CaseFile(path, model, task, predict, thresholds, cases, gates, model_sha256, compare_to)
@@ -281,9 +284,8 @@ def _predict_arguments() -> frozenset[str]:
 
 
 def _case(
-    path: Path,
+    fields: Fields,
     raw: Any,
-    label: str,
     model: str | None,
     task: str | None,
     predict: Mapping[str, Any],
@@ -291,7 +293,7 @@ def _case(
     file_transforms: tuple[tuple[Transform, dict, str], ...] = (),
     file_search: tuple | None = None,
 ) -> Case:
-    fields = Fields(path, label)
+    path = fields.path
     raw = fields.mapping(raw, "", CASE_KEYS)
     fields.refuse_duplicates(raw, "")
     if "name" not in raw:
@@ -306,7 +308,7 @@ def _case(
         raise fields.error("name", f"{SUITE_ITEM!r} is reserved for the file's metric gates ({SUITE_ITEM}::...)")
     if "image" not in raw:
         raise fields.error("image", "missing: the path of the image, relative to the case file")
-    image = (path.parent / fields.string(raw["image"], "image")).resolve()
+    image = fields.file((path.parent / fields.string(raw["image"], "image")).resolve(), "image")
     try:
         width, height = image_size(image)
     except ImageError as exc:

@@ -16,7 +16,7 @@ from harness.casefile.search_spec import SearchSpec
 from harness.core.config import CompareTo, Gate, Thresholds
 from harness.core.errors import CaseFileError
 from harness.core.geometry import RLE, mask_to_rle, polygons_to_rle, rle_to_mask
-from harness.core.images import load_image
+from harness.core.images import load_label_mask
 from harness.core.transforms import Transform
 
 TASKS = ("detect", "segment")
@@ -91,7 +91,7 @@ class MaskSpec:
             source, transform, (source_width, source_height) = self.moved
             return mask_to_rle(transform.apply_mask(rle_to_mask(source.to_rle(source_height, source_width))))
 
-        return mask_to_rle(load_image(self.png).any(axis=2))
+        return mask_to_rle(load_label_mask(self.png))
 
 
 @dataclass(frozen=True)

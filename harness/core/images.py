@@ -2,10 +2,19 @@
 
 Boxes and masks in case files refer to the image as displayed (EXIF orientation applied), which
 is what annotation tools show and what ``cv2.imread`` (Ultralytics' own loader) gives.
+
+The displayed size and the pixels come from one decode, ``_displayed``: a format's header alone
+gives the size only where it holds everything that decode reads for the orientation (JPEG, WebP,
+BMP, and a PNG with nothing after its image data); any other file is decoded to learn its size.
+Label masks (``mask: {png: ...}``) are read by ``load_label_mask``: non-zero is the object, in the
+file's own mode, never rescaled to 8 bits as pictures are.
 """
 
 from __future__ import annotations
 
+import contextlib
+import struct
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,33 +25,20 @@ from harness.core.errors import ImageError, display_path
 # EXIF orientations 5-8 swap width and height when applied.
 _TRANSPOSED_ORIENTATIONS = {5, 6, 7, 8}
 _EXIF_ORIENTATION_TAG = 0x0112
+# Formats whose header (all Pillow reads on opening) is all a decode reads for the orientation.
+_HEADER_FORMATS = {"JPEG", "MPO", "WEBP", "BMP"}
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def image_size(path: Path) -> tuple[int, int]:
-    """``(width, height)`` of the displayed image, read from the header only."""
-    try:
-        with Image.open(path) as image:
+    """``(width, height)`` of the displayed image: from the header where that is all the decode would
+    read for the orientation, else from decoding the image (the same decode as ``load_image``)."""
+    with _opened(path, "not a readable image") as image:
+        if _header_is_enough(image, path):
             width, height = image.size
-            orientation = _orientation(image)
-    except FileNotFoundError:
-        raise ImageError(f"image not found: {display_path(path)}") from None
-    except Exception as exc:  # Ultralytics patches Image.open, so more than PIL's own errors arrive here
-        raise ImageError(f"not a readable image: {display_path(path)} ({_reason(exc)})") from None
-    return (height, width) if orientation in _TRANSPOSED_ORIENTATIONS else (width, height)
-
-
-def _orientation(image: Image.Image) -> int:
-    """The EXIF orientation, without decoding pixels where the format allows."""
-    if image.format == "PNG":
-        # PIL's PNG getexif() decodes the whole image to look for a late eXIf chunk; the PNG spec
-        # puts eXIf before the image data, which opening has already read into ``info``.
-        raw = image.info.get("exif")
-        if not raw:
-            return 1
-        exif = Image.Exif()
-        exif.load(raw)
-        return exif.get(_EXIF_ORIENTATION_TAG, 1)
-    return image.getexif().get(_EXIF_ORIENTATION_TAG, 1)
+            orientation = Image.Image.getexif(image).get(_EXIF_ORIENTATION_TAG, 1)  # the base class never decodes
+            return (height, width) if orientation in _TRANSPOSED_ORIENTATIONS else (width, height)
+        return _displayed(image, path).size
 
 
 def load_image(path: Path) -> np.ndarray:
@@ -51,18 +47,87 @@ def load_image(path: Path) -> np.ndarray:
     Grey, palette and RGBA images become RGB (alpha dropped); 16-bit images keep their top 8 bits:
     what ``cv2.imread``, and so Ultralytics, makes of the same files.
     """
+    with _opened(path, "cannot decode image") as image:
+        image = _displayed(image, path)
+        if image.mode.startswith("I"):
+            # PIL would clip 16-bit values at 255 (a white picture); cv2 shifts them down by 8 bits.
+            grey = (np.asarray(image, dtype=np.uint32) >> 8).clip(0, 255).astype(np.uint8)
+            return np.repeat(grey[:, :, None], 3, axis=2)
+        return _decoded(path, lambda: np.asarray(image.convert("RGB")))
+
+
+def load_label_mask(path: Path) -> np.ndarray:
+    """A label mask as booleans, ``shape = (height, width)``: a pixel is the object when it is non-zero
+    in any colour channel, read in the file's own mode (1, L, P, I;16, I, RGB, LA, RGBA), never rescaled
+    (a 16-bit mask of ones is the object, not zeros after dropping the low 8 bits).
+
+    A palette image is judged by its indices (index 0 is the background, whatever colour it shows);
+    alpha is ignored, so an opaque black background is background."""
+    with _opened(path, "cannot decode mask") as image:
+        image = _displayed(image, path)
+        return _decoded(path, lambda: _non_zero(image))
+
+
+def _non_zero(image: Image.Image) -> np.ndarray:
+    pixels = np.asarray(image)
+    if pixels.ndim == 2:
+        return pixels != 0
+    bands = image.getbands()
+    # Alpha is not a label: a mask saved with an opaque black background is background there.
+    colour = [i for i, band in enumerate(bands) if band not in ("A", "a")] if len(bands) > 1 else [0]
+    return pixels[..., colour].any(axis=2)
+
+
+@contextlib.contextmanager
+def _opened(path: Path, what: str) -> Iterator[Image.Image]:
+    """``Image.open`` whose errors become one ImageError line naming the file."""
+    with _decoded(path, lambda: Image.open(path), what) as image:
+        yield image
+
+
+def _decoded(path: Path, read: Callable, what: str = "cannot decode image"):
+    """``read()``, its failures as one ImageError line naming ``path``."""
     try:
-        with Image.open(path) as image:
-            image = ImageOps.exif_transpose(image)
-            if image.mode.startswith("I"):
-                # PIL would clip 16-bit values at 255 (a white picture); cv2 shifts them down by 8 bits.
-                grey = (np.asarray(image, dtype=np.uint32) >> 8).clip(0, 255).astype(np.uint8)
-                return np.repeat(grey[:, :, None], 3, axis=2)
-            return np.asarray(image.convert("RGB"))
+        return read()
+    except ImageError:
+        raise
     except FileNotFoundError:
         raise ImageError(f"image not found: {display_path(path)}") from None
     except Exception as exc:  # truncated data, decoder errors, and whatever Ultralytics' patched open raises
-        raise ImageError(f"cannot decode image {display_path(path)}: {_reason(exc)}") from None
+        raise ImageError(f"{what}: {display_path(path)} ({_reason(exc)})") from None
+
+
+def _displayed(image: Image.Image, path: Path) -> Image.Image:
+    """The decoded image with its orientation applied: the one decode both the size and the pixels
+    come from (Pillow finds a PNG's late eXIf chunk, or applies a TIFF's orientation, while decoding)."""
+    return _decoded(path, lambda: ImageOps.exif_transpose(image))
+
+
+def _header_is_enough(image: Image.Image, path: Path) -> bool:
+    if image.format in _HEADER_FORMATS:
+        return True
+    return image.format == "PNG" and _nothing_after_image_data(path)
+
+
+def _nothing_after_image_data(path: Path) -> bool:
+    """Whether a PNG's chunks end with its image data (IDAT, then IEND): a chunk after the data
+    (a late eXIf, text holding EXIF or XMP, animation frames) is only read by decoding."""
+    with open(path, "rb") as file:
+        if file.read(8) != _PNG_SIGNATURE:
+            return False
+        seen_data = False
+        while header := file.read(8):
+            if len(header) < 8:
+                return False
+            length, kind = struct.unpack(">I4s", header)
+            if kind == b"IEND":
+                return True
+            if kind == b"IDAT":
+                seen_data = True
+            elif seen_data:
+                return False
+            file.seek(length + 4, 1)  # the chunk's data and CRC
+    return False
 
 
 def _reason(exc: BaseException) -> str:

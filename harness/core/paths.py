@@ -6,6 +6,17 @@ import functools
 from pathlib import Path
 
 
+def outside_root(path: Path, root: Path | None) -> str | None:
+    """Why ``path`` may not be used, when it lies outside ``root`` (pytest's rootdir; None: anywhere is
+    allowed); checked before the file is opened, so a shared case repo cannot reach elsewhere."""
+    if root is None or path.resolve().is_relative_to(root.resolve()):
+        return None
+    return (
+        f"{path} is outside the project root {root}; "
+        "set harness_allow_outside_root = true in the pytest ini to allow it"
+    )
+
+
 def suite_key(root: Path, path: Path) -> str:
     """A case file's (or image's) name in baselines and records: its path relative to ``root``
     (pytest's rootdir), or its absolute path where it lies elsewhere."""

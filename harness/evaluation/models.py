@@ -23,6 +23,7 @@ import numpy as np
 from harness.core.errors import HarnessError, ModelError
 from harness.core.geometry import masks_to_rles
 from harness.core.images import image_size, load_image
+from harness.evaluation.model_loading import load_yolo
 from harness.evaluation.prediction_cache import PredictionCache, file_digest, resolved_device
 from harness.evaluation.predictions import Predictions
 
@@ -52,8 +53,10 @@ class Model:
         cache: PredictionCache | None = None,
         half: bool = False,
         batch: int | None = None,
+        trust_pickles: bool = False,
     ):
         self.spec = spec
+        self.trust_pickles = trust_pickles  # load a .pt as a plain pickle (it may run code), not safely
         self.device = device
         self.cache = cache if self.sha256 is not None else None  # only a local file has a stable identity
         self.half = half
@@ -220,10 +223,11 @@ class Model:
             raise self._load_error
         if self._yolo is None:
             try:
-                from ultralytics import YOLO  # torch and Ultralytics only once a model is needed
-
                 with _quiet_ultralytics():
-                    yolo = YOLO(self.spec)
+                    yolo = load_yolo(self.spec, trust_pickles=self.trust_pickles)
+            except ModelError as exc:
+                self._load_error = exc
+                raise
             except Exception as exc:  # Ultralytics raises many kinds; all mean "cannot load"
                 self._load_error = ModelError(f"cannot load model {self.spec}: {_first_line(exc)}")
                 raise self._load_error from None
@@ -354,9 +358,10 @@ class ModelPool:
         cache: PredictionCache | None = None,
         half: bool = False,
         batch: int | None = None,
+        trust_pickles: bool = False,
     ) -> None:
         self.device = device
-        self._options = {"cache": cache, "half": half, "batch": batch}
+        self._options = {"cache": cache, "half": half, "batch": batch, "trust_pickles": trust_pickles}
         self._models: dict[str, Model] = {}
 
     def get(self, spec: str) -> Model:

@@ -24,8 +24,8 @@ from harness.casefile.edit import number
 from harness.casefile.load import load_case_file
 from harness.casefile.schema import BrokenCase, MaskSpec
 from harness.core.errors import DatasetError, ImageError
-from harness.core.geometry import compressed_rle_total, mask_to_rle, polygon_area, rle_area, rle_from_counts
-from harness.core.images import image_size, load_image
+from harness.core.geometry import compressed_rle_total, polygon_area, rle_area, rle_from_counts
+from harness.core.images import image_size
 from harness.golden.record import ModelInfo, NewCase, check_classes
 
 EXTRA = "vision_harness"  # our key in COCO image and annotation records
@@ -306,7 +306,7 @@ def _annotation(obj: dict, spec: Any, size: tuple[int, int], *, image_id: int, c
     }
     mask = obj.get("mask")
     if isinstance(mask, dict) and "png" in mask:
-        rle = mask_to_rle(load_image(spec.mask.png).any(axis=2))
+        rle = spec.mask.to_rle(height, width)
         ann["segmentation"] = {"size": [height, width], "counts": rle["counts"].decode("ascii")}
     elif isinstance(mask, dict):
         ann["segmentation"] = {"size": [height, width], "counts": mask["rle"]["counts"]}

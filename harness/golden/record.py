@@ -45,18 +45,21 @@ class ModelInfo:
     spec: str
     task: str
     names: tuple[str, ...]
+    trust_pickles: bool = False  # loaded as a plain pickle (code in it runs), not safely
 
     @classmethod
-    def load(cls, spec: str) -> ModelInfo:
-        model = Model(spec, None)
-        return cls(spec, model.task, tuple(model.names[i] for i in sorted(model.names)))
+    def load(cls, spec: str, *, trust_pickles: bool = False) -> ModelInfo:
+        model = Model(spec, None, trust_pickles=trust_pickles)
+        return cls(spec, model.task, tuple(model.names[i] for i in sorted(model.names)), trust_pickles)
 
     @property
     def name(self) -> str:
         return Path(self.spec).name
 
 
-def target(out: Path, model: str | None, predict: Mapping[str, Any] | None) -> tuple[ModelInfo, Mapping[str, Any]]:
+def target(
+    out: Path, model: str | None, predict: Mapping[str, Any] | None, *, trust_pickles: bool = False
+) -> tuple[ModelInfo, Mapping[str, Any]]:
     """The model and predict arguments new cases for ``out`` are made with.
 
     A new file takes them from the command line (``--model`` is required); an existing file keeps
@@ -71,10 +74,10 @@ def target(out: Path, model: str | None, predict: Mapping[str, Any] | None) -> t
         if spec is None:
             raise CaseFileError(out, "the file names no model: give --model", field="model")
         _check_pin(out, spec, case_file.model, case_file.model_sha256)
-        return ModelInfo.load(spec), case_file.predict
+        return ModelInfo.load(spec, trust_pickles=trust_pickles), case_file.predict
     if model is None:
         raise HarnessError(f"{out} does not exist yet: give --model, the model its cases are for")
-    return ModelInfo.load(resolve_model(model, Path.cwd())), dict(predict or {})
+    return ModelInfo.load(resolve_model(model, Path.cwd()), trust_pickles=trust_pickles), dict(predict or {})
 
 
 def _check_pin(out: Path, spec: str, pinned_path: str | None, sha256: str | None) -> None:
@@ -198,7 +201,7 @@ def record(
 ) -> list[str]:
     """``vision-harness new``: cases from the model's predictions on ``images``, marked not reviewed."""
 
-    runner = Model(model.spec, device)
+    runner = Model(model.spec, device, trust_pickles=model.trust_pickles)
     runner.predict_many([image.resolve() for image in images], predict)  # batched, as the plugin predicts
     cases = []
     for image in images:

@@ -17,7 +17,7 @@ from harness.casefile.schema import SUITE_ITEM, BrokenCase, Case, CaseFile
 from harness.casefile.search_spec import SEARCH_ITEM
 from harness.core.config import CompareTo
 from harness.core.errors import CaseFileError
-from harness.core.paths import suite_key
+from harness.core.paths import outside_root, suite_key
 from harness.pytest_plugin.inventory import remember_case_file
 from harness.pytest_plugin.items import (
     BaselineItem,
@@ -86,6 +86,8 @@ class CaseFileCollector(pytest.File):
                 parse_cache=run.parse_cache,
                 # Replaced, or not used: --harness-model skips parity with the file's compare_to.
                 check_compare_to=not (settings.compare_override or settings.model_override),
+                # Images and masks outside the project are refused before they are opened.
+                root=self._root,
             )
             if not case_file.cases:
                 raise CaseFileError(self.path, "no cases: list at least one, or delete the file", field="cases")
@@ -96,19 +98,18 @@ class CaseFileCollector(pytest.File):
                     "no model: set it in the case file, as harness_model in the pytest ini, or with --harness-model",
                     field="model",
                 )
-            if not settings.model_override and case_file.model and self._escapes(Path(case_file.model)):
-                raise CaseFileError(self.path, self._escape_message(case_file.model), field="model")
+            escape = self._escape(case_file.model) if case_file.model and not settings.model_override else None
+            if escape:
+                raise CaseFileError(self.path, escape, field="model")
             compare, skip_parity = self._compare_to(case_file)
         except CaseFileError as exc:
             yield BrokenItem.from_parent(self, name="[file]", error=exc)
             return
-        # A case naming a file outside the project is broken everywhere, suite gates included.
-        escapes = {
-            c.name: self._outside_root(c) or self._reserved_tag(c) for c in case_file.cases if isinstance(c, Case)
-        }
+        # A case with a tag named like a mark that acts on a test is broken everywhere, suite gates included.
+        reserved = {c.name: self._reserved_tag(c) for c in case_file.cases if isinstance(c, Case)}
         case_file = replace(
             case_file,
-            cases=tuple(BrokenCase(c.name, escapes[c.name]) if escapes.get(c.name) else c for c in case_file.cases),
+            cases=tuple(BrokenCase(c.name, reserved[c.name]) if reserved.get(c.name) else c for c in case_file.cases),
         )
         remember_case_file(self.config, case_file)
         # Suite metrics, gates and baselines count only cases a person wrote or reviewed.
@@ -193,8 +194,9 @@ class CaseFileCollector(pytest.File):
             return CompareTo(settings.compare_override, **tolerances, source="--harness-compare-to"), None
         if compare is None:
             return None, None
-        if self._escapes(Path(compare.model)):
-            raise CaseFileError(self.path, self._escape_message(compare.model), field="compare_to")
+        escape = self._escape(compare.model)
+        if escape:
+            raise CaseFileError(self.path, escape, field="compare_to")
         if settings.model_override:
             return compare, (
                 f"--harness-model replaces the model, and compare_to ({Path(compare.model).name}) is no export of "
@@ -202,26 +204,14 @@ class CaseFileCollector(pytest.File):
             )
         return compare, None
 
-    def _escapes(self, path: Path) -> bool:
-        """Whether a file the case file names lies outside pytest's rootdir (and that is not allowed)."""
-        if harness_run(self.config).settings.allow_outside_root or "://" in str(path):
-            return False
-        return not path.resolve().is_relative_to(self.config.rootpath.resolve())
+    @property
+    def _root(self) -> Path | None:
+        """What the files a case file names must lie below (None: anywhere, harness_allow_outside_root)."""
+        return None if harness_run(self.config).settings.allow_outside_root else self.config.rootpath
 
-    def _escape_message(self, path: Path | str) -> str:
-        return (
-            f"{path} is outside the project root {self.config.rootpath}; "
-            "set harness_allow_outside_root = true in the pytest ini to allow it"
-        )
-
-    def _outside_root(self, case: Case) -> CaseFileError | None:
-        """A shared case repo must not reach files elsewhere on the machine (path traversal)."""
-        named = [("image", case.image)]
-        named += [(f"objects[{i}].mask.png", o.mask.png) for i, o in enumerate(case.objects) if o.mask and o.mask.png]
-        for field_name, path in named:
-            if self._escapes(path):
-                return CaseFileError(case.file, self._escape_message(path), case=case.name, field=field_name)
-        return None
+    def _escape(self, path: str) -> str | None:
+        """Why a model file the case file names may not be used, when it lies outside the root."""
+        return None if "://" in path else outside_root(Path(path), self._root)
 
 
 class SuiteCollector(pytest.Collector):

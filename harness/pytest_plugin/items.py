@@ -7,6 +7,8 @@ judged); the call matches and judges (a quality problem is a FAILED case with a 
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 import pytest
 
 from harness.casefile.discover import case_line
@@ -32,6 +34,12 @@ class CaseFailure(HarnessError, AssertionError):
     def __init__(self, report: str, summary: str):
         self.report = report
         super().__init__(summary)
+
+
+def setup_error(exc: HarnessError) -> NoReturn:
+    """Fail a setup with ``exc``'s one line. Raised from None: ``pytest.fail`` inside an ``except`` block
+    would print the harness error a second time, after "During handling of the above exception"."""
+    raise pytest.fail.Exception(str(exc), pytrace=False) from None
 
 
 class BrokenItem(pytest.Item):
@@ -114,7 +122,7 @@ class CaseItem(HarnessItem):
             self.run.prefetch(self.case, self.model_spec)
             self.verdict = self.run.judge.verdict(self.case, self.model_spec)
         except HarnessError as exc:
-            pytest.fail(str(exc), pytrace=False)
+            setup_error(exc)
 
     def runtest(self) -> None:
         verdict = self.verdict
@@ -162,7 +170,7 @@ class _SuiteItem(HarnessItem):
         try:
             self.result = self.run.judge.suite(parent.case_file, parent.model_spec)
         except HarnessError as exc:
-            pytest.fail(str(exc), pytrace=False)
+            setup_error(exc)
 
 
 class GateItem(_SuiteItem):
@@ -222,7 +230,7 @@ class ParityItem(HarnessItem):
             self.run.prefetch(self.case, self.compare.model)
             self.result = judge_parity(self.run.judge, self.case, self.model_spec, self.compare)
         except HarnessError as exc:
-            pytest.fail(str(exc), pytrace=False)
+            setup_error(exc)
 
     def runtest(self) -> None:
         self.run.parity[self.nodeid] = self.result
@@ -253,7 +261,7 @@ class SearchItem(HarnessItem):
                 self.run.judge, self.case, self.model_spec, examples=self.run.settings.search_examples
             )
         except HarnessError as exc:
-            pytest.fail(str(exc), pytrace=False)
+            setup_error(exc)
 
     def runtest(self) -> None:
         result = self.result

@@ -76,6 +76,12 @@ def add_options(parser: pytest.Parser) -> None:
         "`yolo export format=onnx dynamic=True` of the same weights) predicts the same objects as the model, "
         "pair by pair; replaces the case files' compare_to, keeping their tolerances (see docs/robustness.md)",
     )
+    group.addoption(
+        "--harness-trust-pickles",
+        action="store_true",
+        help="load .pt models as plain pickles, which run any code they hold; by default they are loaded with "
+        "Ultralytics' safe loading, which refuses anything but a model checkpoint (see docs/security.md)",
+    )
     _add_output_options(group)
     parser.addini("harness_model", "model for case files that name none (path relative to the ini file)")
     parser.addini("harness_device", "default inference device, e.g. cpu or cuda:0")
@@ -85,6 +91,12 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini(
         "harness_allow_outside_root",
         "let case files name images and models outside pytest's rootdir (default: false)",
+        type="bool",
+        default=False,
+    )
+    parser.addini(
+        "harness_trust_pickles",
+        "load .pt models as plain pickles, which run any code they hold (default: false, safe loading)",
         type="bool",
         default=False,
     )

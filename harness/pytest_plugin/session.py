@@ -45,6 +45,7 @@ class Settings:
     search_examples: int = 25  # --harness-search-examples: examples a search judges before it gives up
     compare_override: str | None = None  # --harness-compare-to: the parity model of every case file
     max_case_file_mb: float = MAX_CASE_FILE_MB  # harness_max_case_file_mb: bigger case files are refused
+    trust_pickles: bool = False  # load .pt models as plain pickles (code in them runs), not safely
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
@@ -98,6 +99,7 @@ class Settings:
             thresholds=thresholds,
             file_patterns=tuple(config.getini("harness_files") or DEFAULT_FILE_PATTERNS),
             allow_outside_root=bool(config.getini("harness_allow_outside_root")),
+            trust_pickles=bool(config.getoption("harness_trust_pickles") or config.getini("harness_trust_pickles")),
         )
 
 
@@ -194,7 +196,13 @@ class HarnessRun:
 
             settings = self.settings
             cache = PredictionCache(self.cache_folder) if self.cache_folder else None
-            models = ModelPool(settings.device, cache=cache, half=settings.half, batch=settings.batch)
+            models = ModelPool(
+                settings.device,
+                cache=cache,
+                half=settings.half,
+                batch=settings.batch,
+                trust_pickles=settings.trust_pickles,
+            )
             self._judge = Judge(settings.device, models=models)
         return self._judge
 

@@ -106,7 +106,9 @@ class Updater:
         for item, verdict in failing:
             model = run.judge.model(item.model_spec).name
             changes[item.nodeid] = rewrite_case(document, verdict, model)
-        document.save(changed=[item.case.name for item, _ in failing])
+        # The check that the new text loads opens no image the collection refused as outside the root.
+        root = None if run.settings.allow_outside_root else current.config.rootpath
+        document.save(changed=[item.case.name for item, _ in failing], root=root)
         self.changes.update(changes)
 
     def summary_lines(self) -> list[str]:
