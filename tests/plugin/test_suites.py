@@ -71,8 +71,9 @@ def test_a_broken_case_makes_the_gates_error_not_pass(pytester, seg_suite):
     text = with_gates(seg_suite).replace("golden-003.png", "gone.png")
     pytester.makefile(".yaml", shapes=text)
     result = pytester.runpytest("-k", "suite")
-    result.assert_outcomes(errors=4)
+    result.assert_outcomes(errors=5)  # the 4 gates, and the broken case, which -k never deselects
     result.stdout.fnmatch_lines(["*metrics: suite metrics need every case, and these cannot run: scene-003*"])
+    result.stdout.fnmatch_lines(["*1 kept despite -k, -m or --deselect: shapes.yaml::scene-003*"])
 
 
 @pytest.mark.parametrize(
@@ -219,6 +220,6 @@ def test_gates_never_run_cases_outside_the_project(pytester, seg_suite):
     pytester.makeini("[pytest]\n")  # images outside the project are not allowed
     pytester.makefile(".yaml", shapes=with_gates(seg_suite))
     result = pytester.runpytest("--harness-model=" + str(MODELS / "shapes-seg.pt"), "-k", "suite")
-    result.assert_outcomes(errors=4)
+    result.assert_outcomes(errors=4 + 24)  # the gates, and every case (broken: never deselected)
     result.stdout.fnmatch_lines(["*suite metrics need every case, and these cannot run: scene-000, *"])
     assert "images predicted" not in result.stdout.str()
