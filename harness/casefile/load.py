@@ -10,7 +10,7 @@ import difflib
 import functools
 import importlib.util
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
@@ -18,13 +18,12 @@ from typing import Any
 
 import yaml
 
-from harness.casefile.fields import Fields, describe_value, parse_object
+from harness.casefile.case_entry import parse_case, parse_transforms
+from harness.casefile.fields import Fields, describe_value
 from harness.casefile.schema import (
-    CASE_KEYS,
     CASE_NAME,
     COMPARE_TO_KEYS,
     FILE_KEYS,
-    RECORDED_KEYS,
     RESERVED_PREDICT,
     SUITE_ITEM,
     TAG_NAME,
@@ -32,10 +31,8 @@ from harness.casefile.schema import (
     BrokenCase,
     Case,
     CaseFile,
-    Recorded,
-    VariantSpec,
 )
-from harness.casefile.search_spec import parse_search, search_spec
+from harness.casefile.search_spec import parse_search
 from harness.casefile.yaml_parse import FAST_SAFE_LOADER, YamlLimitError, parse_yaml, python_parser_error, yaml_problem
 from harness.core.config import (
     BUILT_IN_THRESHOLDS,
@@ -46,9 +43,8 @@ from harness.core.config import (
     Thresholds,
     resolve_model,
 )
-from harness.core.errors import CaseFileError, ImageError
-from harness.core.images import image_size
-from harness.core.transforms import Transform, parse_transform
+from harness.core.errors import CaseFileError
+from harness.core.text import short_repr
 
 SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -67,9 +63,10 @@ def load_case_file(
     """Read and validate a case file. With ``parse_cache`` (a folder), YAML parsed once is kept there,
     by the text's sha256, so that an unchanged file is not parsed again (big suites collect faster).
     ``check_model`` and ``check_compare_to`` (which follows ``check_model`` unless given) say whether
-    max_mb: float = MAX_CASE_FILE_MB,
-    document: Any = None,
-    root: Path | None = None,
+    the files named by ``model`` and ``compare_to`` must exist. A file over ``max_mb`` megabytes is
+    refused before it is read; ``document`` is its YAML document when the caller parsed it already
+    (``read_document``). With ``root``, a case naming an image or mask outside it is broken before
+    that file is opened.
 
     Raises:
         CaseFileError: the file as a whole is unusable. Errors inside one case are returned as a
@@ -84,13 +81,7 @@ def load_case_file(
         raise fields.error("cases", "missing: list the cases, each with name, image and objects")
     version = document.get("version", 1)
     if type(version) is not int or version != 1:
-        shown = (
-            repr(version)
-            if isinstance(version, (int, float, str, type(None))) and len(repr(version)) < 40
-            else describe_value(version)
-        )
-        raise fields.error("version", f"this harness reads case-file version 1, got {shown}")
-
+        raise fields.error("version", f"this harness reads case-file version 1, got {short_repr(version)}")
     model, model_sha256 = _model(fields, document.get("model"), path, check_model)
     task = document.get("task")
     if task is not None and task not in TASKS:
@@ -98,7 +89,7 @@ def load_case_file(
     predict = MappingProxyType(_predict(fields, document.get("predict", {})))
     thresholds = fields.thresholds(document.get("thresholds", {}), "thresholds", defaults)
     gates = _gates(fields, document.get("metrics", {}), task)
-    transforms = _transforms(fields, document["transforms"]) if "transforms" in document else ()
+    transforms = parse_transforms(fields, document["transforms"]) if "transforms" in document else ()
     search = parse_search(document["search"], fields.error) if "search" in document else None
     check_compare_to = check_model if check_compare_to is None else check_compare_to
     compare_to = (
@@ -112,7 +103,7 @@ def load_case_file(
         for case in _cases(
             path,
             raw_cases,
-            lambda raw, label: _case(
+            lambda raw, label: parse_case(
                 Fields(path, label, root), raw, model, task, predict, thresholds, transforms, search
             ),
         )
@@ -281,112 +272,3 @@ def _predict_arguments() -> frozenset[str]:
         raise ImportError("ultralytics is not installed: pip install ultralytics")
     default = Path(spec.submodule_search_locations[0]) / "cfg" / "default.yaml"
     return frozenset(yaml.load(default.read_text(encoding="utf-8"), Loader=FAST_SAFE_LOADER))
-
-
-def _case(
-    fields: Fields,
-    raw: Any,
-    model: str | None,
-    task: str | None,
-    predict: Mapping[str, Any],
-    file_thresholds: Thresholds,
-    file_transforms: tuple[tuple[Transform, dict, str], ...] = (),
-    file_search: tuple | None = None,
-) -> Case:
-    path = fields.path
-    raw = fields.mapping(raw, "", CASE_KEYS)
-    fields.refuse_duplicates(raw, "")
-    if "name" not in raw:
-        raise fields.error("name", "missing: every case needs a unique name")
-    name = fields.string(raw["name"], "name")
-    if not CASE_NAME.fullmatch(name):
-        raise fields.error(
-            "name",
-            f"{describe_value(name)}: use letters, digits, '_', '.' and '-' (it becomes part of the pytest node id)",
-        )
-    if name == SUITE_ITEM:
-        raise fields.error("name", f"{SUITE_ITEM!r} is reserved for the file's metric gates ({SUITE_ITEM}::...)")
-    if "image" not in raw:
-        raise fields.error("image", "missing: the path of the image, relative to the case file")
-    image = fields.file((path.parent / fields.string(raw["image"], "image")).resolve(), "image")
-    try:
-        width, height = image_size(image)
-    except ImageError as exc:
-        raise fields.error("image", str(exc)) from None
-
-    tags = raw.get("tags", [])
-    if not isinstance(tags, list):
-        raise fields.error("tags", f"expected a list of tags, got {describe_value(tags)}")
-    for i, tag in enumerate(tags):
-        if not isinstance(tag, str) or not TAG_NAME.fullmatch(tag):
-            raise fields.error(f"tags[{i}]", f"{tag!r} is not usable with -m: use letters, digits and '_'")
-
-    thresholds = fields.thresholds(raw.get("thresholds", {}), "thresholds", file_thresholds)
-    if "objects" not in raw:
-        raise fields.error("objects", "missing: list the expected objects, or write `objects: []` for none")
-    raw_objects = raw["objects"]
-    if not isinstance(raw_objects, list):
-        raise fields.error("objects", f"expected a list of objects, got {describe_value(raw_objects)}")
-    objects = tuple(
-        parse_object(fields, obj, f"objects[{i}]", path, width, height, thresholds, task)
-        for i, obj in enumerate(raw_objects)
-    )
-    recorded = _recorded(fields, raw["recorded"]) if "recorded" in raw else None
-    # A case's own list replaces the file's (`transforms: []` opts a case out).
-    transforms = _transforms(fields, raw["transforms"]) if "transforms" in raw else file_transforms
-    variants = tuple(
-        VariantSpec(
-            transform,
-            where,
-            box_iou=overrides.get("box_iou", thresholds.robust_box_iou),
-            mask_iou=overrides.get("mask_iou", thresholds.robust_mask_iou),
-            max_extra=overrides.get("max_extra"),
-            xfail=overrides.get("xfail"),
-        )
-        for transform, overrides, where in transforms
-    )
-    # Likewise a case's own `search:` replaces the file's (`search: {}` opts a case out).
-    search = parse_search(raw["search"], fields.error) if "search" in raw else file_search
-    return Case(
-        search=search_spec(search, thresholds),
-        variants=variants,
-        recorded=recorded,
-        name=name,
-        file=path,
-        image=image,
-        image_size=(width, height),
-        tags=tuple(tags),
-        objects=objects,
-        max_extra=thresholds.max_extra,
-        model=model,
-        task=task,
-        predict=predict,
-    )
-
-
-def _transforms(fields: Fields, raw: Any) -> tuple[tuple[Transform, dict, str], ...]:
-    """``transforms:``: each entry's transform, threshold overrides and field name."""
-    if not isinstance(raw, list):
-        raise fields.error("transforms", f"expected a list such as [hflip, {{scale: 0.5}}], got {describe_value(raw)}")
-    out: list[tuple[Transform, dict, str]] = []
-    seen: dict[str, int] = {}
-    for index, entry in enumerate(raw):
-        where = f"transforms[{index}]"
-        transform, overrides = parse_transform(entry, fields.error, where)
-        if transform.id in seen:
-            raise fields.error(where, f"{transform.id} is already transforms[{seen[transform.id]}]")
-        seen[transform.id] = index
-        out.append((transform, overrides, where))
-    return tuple(out)
-
-
-def _recorded(fields: Fields, raw: Any) -> Recorded:
-    value = fields.mapping(raw, "recorded", RECORDED_KEYS)
-    if not isinstance(value.get("reviewed"), bool):
-        got = f"got {describe_value(value['reviewed'])}" if "reviewed" in value else "it is missing"
-        raise fields.error(
-            "recorded.reviewed",
-            f"expected true or false, {got} (vision-harness review FILE --mark-reviewed sets it once checked)",
-        )
-    model = fields.string(value["model"], "recorded.model") if "model" in value else "a model"
-    return Recorded(model, value["reviewed"])

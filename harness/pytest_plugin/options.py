@@ -10,6 +10,15 @@ from harness.reports.run_outputs import OVERLAY_MODES
 def add_options(parser: pytest.Parser) -> None:
     """Every option and ini setting of the plugin, in pytest's vision-harness section."""
     group = parser.getgroup("vision-harness", "vision-harness: golden cases for YOLO models")
+    _add_model_options(group)
+    _add_baseline_options(group)
+    _add_case_options(group)
+    _add_output_options(group)
+    _add_ini(parser)
+
+
+def _add_model_options(group) -> None:
+    """Which model runs, where, and how its predictions are kept."""
     group.addoption(
         "--harness-model",
         metavar="PATH",
@@ -39,6 +48,16 @@ def add_options(parser: pytest.Parser) -> None:
         "directory (--cache-clear empties it)",
     )
     group.addoption(
+        "--harness-trust-pickles",
+        action="store_true",
+        help="load .pt models as plain pickles, which run any code they hold; by default they are loaded with "
+        "Ultralytics' safe loading, which refuses anything but a model checkpoint (see docs/security.md)",
+    )
+
+
+def _add_baseline_options(group) -> None:
+    """Comparing a run with a saved one (the regression gate's memory)."""
+    group.addoption(
         "--harness-save-baseline",
         metavar="FILE",
         help="write every suite metric and per-object IoU of the fully run case files to FILE (JSON)",
@@ -55,6 +74,10 @@ def add_options(parser: pytest.Parser) -> None:
         default=0.01,
         help="allowed drop against --harness-baseline, absolute (default: 0.01)",
     )
+
+
+def _add_case_options(group) -> None:
+    """Rewriting cases, and what the case files' search: and compare_to: do."""
     group.addoption(
         "--harness-update",
         action="store_true",
@@ -65,7 +88,7 @@ def add_options(parser: pytest.Parser) -> None:
         "--harness-search-examples",
         metavar="N",
         type=int,
-        default=25,  # harness/search.py's DEFAULT_EXAMPLES, not imported here: it would import numpy for --help
+        default=25,  # casefile/search_spec.py's DEFAULT_EXAMPLES, not imported here: it would import numpy for --help
         help="images each search (search: in case files) judges looking for a break; shrinking a break "
         "judges at most 4N more (default: 25)",
     )
@@ -76,13 +99,9 @@ def add_options(parser: pytest.Parser) -> None:
         "`yolo export format=onnx dynamic=True` of the same weights) predicts the same objects as the model, "
         "pair by pair; replaces the case files' compare_to, keeping their tolerances (see docs/robustness.md)",
     )
-    group.addoption(
-        "--harness-trust-pickles",
-        action="store_true",
-        help="load .pt models as plain pickles, which run any code they hold; by default they are loaded with "
-        "Ultralytics' safe loading, which refuses anything but a model checkpoint (see docs/security.md)",
-    )
-    _add_output_options(group)
+
+
+def _add_ini(parser: pytest.Parser) -> None:
     parser.addini("harness_model", "model for case files that name none (path relative to the ini file)")
     parser.addini("harness_device", "default inference device, e.g. cpu or cuda:0")
     parser.addini("harness_box_iou", "default minimum box IoU (built-in: 0.5)")
