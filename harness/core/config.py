@@ -88,7 +88,7 @@ class CompareTo:
     source: str = "compare_to"
 
 
-# Suite metric names: "{kind}.{name}", e.g. box.map50_95 or mask.f1 (see harness/metrics.py).
+# Suite metric names: "{kind}.{name}", e.g. box.map50_95 or mask.f1 (see harness/evaluation/metrics.py).
 METRIC_KINDS = ("box", "mask")
 METRIC_NAMES = ("map50_95", "map50", "map75", "map_small", "map_medium", "map_large", "precision", "recall", "f1")
 METRICS = tuple(f"{kind}.{name}" for kind in METRIC_KINDS for name in METRIC_NAMES)

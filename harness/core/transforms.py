@@ -6,7 +6,7 @@ polygons move with the picture without any loss; raster masks (RLE, PNG) are mov
 which is exact for everything but ``scale``. Photometric steps (brightness, contrast, blur, noise,
 JPEG) change only pixel values. Every step is deterministic: noise is seeded by the step itself.
 
-Coordinates follow harness/geometry.py: continuous, pixel ``j`` covers ``[j, j + 1)``, so a
+Coordinates follow harness/core/geometry.py: continuous, pixel ``j`` covers ``[j, j + 1)``, so a
 horizontal flip maps ``x`` to ``width - x`` (and pixel ``j`` to ``width - 1 - j``).
 """
 

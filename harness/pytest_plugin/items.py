@@ -87,7 +87,7 @@ class HarnessItem(pytest.Item):
         return self.path, line, self.nodeid.split("::", 1)[-1]
 
     def _draw(self, verdict: CaseVerdict, *, failing: bool) -> str | None:
-        """The overlay and report pictures of ``verdict`` (see harness/outputs.py), from the picture
+        """The overlay and report pictures of ``verdict`` (see harness/reports/run_outputs.py), from the picture
         cache when an earlier run drew the same; returns the overlay's line for a failure message."""
 
         outputs = run_outputs(self.config)
@@ -206,7 +206,7 @@ class BaselineItem(_SuiteItem):
 
 class ParityItem(HarnessItem):
     """``CASE[parity]``: the case's image predicted by the model and by its ``compare_to`` model (an
-    export of the same weights), whose predictions must match one-to-one (see harness/parity.py).
+    export of the same weights), whose predictions must match one-to-one (see harness/robustness/parity.py).
 
     It needs no expected objects, so it runs for cases that wait for review too."""
 
@@ -240,7 +240,7 @@ class ParityItem(HarnessItem):
 
 class SearchItem(HarnessItem):
     """``CASE[search]``: the smallest perturbation within the case's ``search:`` ranges that breaks it
-    (harness/search.py). Setup searches (a broken image or model is an ERROR); the call fails with the
+    (harness/robustness/search.py). Setup searches (a broken image or model is an ERROR); the call fails with the
     smallest break, its variant's table and overlay, or passes."""
 
     harness_kind = "search"

@@ -127,7 +127,7 @@ def _add_ini(parser: pytest.Parser) -> None:
 
 
 def _add_output_options(group) -> None:
-    """Overlay pictures and reports (harness/outputs.py)."""
+    """Overlay pictures and reports (harness/reports/run_outputs.py)."""
     group.addoption(
         "--harness-overlays",
         choices=OVERLAY_MODES,

@@ -153,7 +153,7 @@ def overlay_path(folder: Path, suite: str, verdict: CaseVerdict) -> Path:
 
 
 def draw_pictures(verdict: CaseVerdict, kinds: tuple[str, ...]) -> dict[str, bytes]:
-    """The case's pictures of ``kinds`` (see harness/picture_cache.py), drawn from one decode of its image."""
+    """The case's pictures of ``kinds`` (see harness/reports/picture_cache.py), drawn from one decode of its image."""
     # Pillow, numpy and the case stack only when a picture is drawn: the plugin imports this module at start-up.
     from harness.reports.overlay import case_overlay, png
     from harness.robustness.variants import case_pixels

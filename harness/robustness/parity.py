@@ -3,7 +3,7 @@ the same objects on every case's image.
 
 Both models predict the image with the case file's predict arguments, through the same model pool
 (so the prediction cache and batching apply to both). Their predictions are matched per class and
-one-to-one, maximising the total IoU (Hungarian assignment, as harness/matching.py matches expected
+one-to-one, maximising the total IoU (Hungarian assignment, as harness/evaluation/matching.py matches expected
 objects): mask IoU decides for segment models, box IoU for detect models. Every pair must reach the
 IoU minimum (box and mask IoU, for segment models) and its two confidences may differ by at most
 the tolerance. A prediction without a counterpart fails, unless its confidence lies within the

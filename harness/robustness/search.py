@@ -4,7 +4,7 @@ Each searched parameter is a whole number of grid steps away from its identity v
 hypothesis' integer shrinking (towards 0, the identity) means "a smaller perturbation", and a rerun
 asks for exactly the images the first run judged: the prediction cache answers all of them. The
 chosen steps are composed into one ``Transform`` in ``SEARCH_KINDS`` order (geometric steps first,
-then photometric ones), the case is made into a variant of that image (harness/variants.py) and
+then photometric ones), the case is made into a variant of that image (harness/robustness/variants.py) and
 judged with the search's thresholds.
 
 hypothesis is imported only when a search runs, derandomised and without its example database, so
