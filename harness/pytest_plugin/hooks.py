@@ -46,6 +46,11 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     if restored:
         items.extend(restored)
         harness_run(config).broken_kept = [item.nodeid for item in restored]
+        # pytest counted them as deselected when -k/-m dropped them; they run, so they are not.
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        deselected = reporter.stats.get("deselected", []) if reporter is not None else []
+        restored_ids = {id(item) for item in restored}
+        deselected[:] = [item for item in deselected if id(item) not in restored_ids]
     return result
 
 
