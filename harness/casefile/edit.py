@@ -8,6 +8,7 @@ so a crash or a kill leaves the file either as it was or fully new, never half w
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import re
@@ -34,27 +35,46 @@ TEMP_PREFIX = ".vh-tmp-"  # hidden, and not a .yaml name: pytest never collects 
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_.\-]+")
 
 
-class CaseDocument:
-    """A case file read for editing: the YAML tree, and the indentation to write it back with."""
+class StaleFileError(CaseFileError):
+    """The case file changed on disk after it was read for editing: writing would lose that change."""
 
-    def __init__(self, path: Path, data: CommentedMap | None = None, indent: tuple[int, int, int] = (2, 4, 2)):
+
+def text_sha256(data: bytes) -> str:
+    """The sha256 a case file's bytes are known by while it is edited (hexadecimal)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+class CaseDocument:
+    """A case file read for editing: the YAML tree, the indentation to write it back with, and the
+    sha256 of the bytes it was read from (None for a new file)."""
+
+    def __init__(
+        self,
+        path: Path,
+        data: CommentedMap | None = None,
+        indent: tuple[int, int, int] = (2, 4, 2),
+        sha256: str | None = None,
+    ):
         self.path = path
         self.data = data if data is not None else CommentedMap()
         self._indent = indent
+        self.sha256 = sha256
 
     @classmethod
     def load(cls, path: Path) -> CaseDocument:
         """Read ``path`` for editing (its cases must already have passed ``load_case_file``)."""
 
         try:
-            data, indent, sequence_dash = load_yaml_guess_indent(path.read_text(encoding="utf-8"), yaml=_yaml())
+            raw = path.read_bytes()
+            data, indent, sequence_dash = load_yaml_guess_indent(raw.decode("utf-8"), yaml=_yaml())
         except (OSError, UnicodeDecodeError, YAMLError) as exc:
             raise CaseFileError(path, f"cannot read the file for editing: {str(exc).splitlines()[0]}") from None
         if not isinstance(data, CommentedMap) or not isinstance(data.get("cases"), list):
             raise CaseFileError(path, "not a case file: expected a mapping with a `cases:` list", field="cases")
         # ruamel reports the dash offset; its sequence indent is the dash offset plus the room for "- ".
         sequence_dash = sequence_dash or 0
-        return cls(path, data, (indent or 2, max(indent or 2, sequence_dash + 2), sequence_dash))
+        indents = (indent or 2, max(indent or 2, sequence_dash + 2), sequence_dash)
+        return cls(path, data, indents, text_sha256(raw))
 
     @property
     def cases(self) -> CommentedSeq:
@@ -77,11 +97,37 @@ class CaseDocument:
         yaml.dump(self.data, out)
         return out.getvalue()
 
-    def save(self, *, changed: Iterable[str] | None = None) -> None:
+    def save(self, *, changed: Iterable[str] | None = None, unchanged_since_read: bool = False) -> None:
         """Write the document back atomically, only if the file and the ``changed`` cases (default:
-        all) still load; cases that were broken before and left alone stay as they were."""
+        all) still load; cases that were broken before and left alone stay as they were.
+
+        ``unchanged_since_read``: refuse (StaleFileError) when the file on disk is no longer the one
+        this document was read from, checked just before the new file replaces it."""
         names = None if changed is None else set(changed)
-        write_atomic(self.path, self.text(), check=lambda temporary, path: _check_loads(temporary, path, names))
+        expected = self.sha256 if unchanged_since_read else None
+
+        def check(temporary: Path, path: Path) -> None:
+            _check_loads(temporary, path, names)
+            if expected is not None:
+                refuse_if_changed(path, expected)
+
+        text = self.text()
+        write_atomic(self.path, text, check=check)
+        self.sha256 = text_sha256(text.encode("utf-8"))
+
+
+def refuse_if_changed(path: Path, sha256: str) -> None:
+    """Raise StaleFileError unless ``path`` still holds the bytes whose sha256 is ``sha256``."""
+    try:
+        current = text_sha256(path.read_bytes())
+    except OSError:
+        current = None
+    if current != sha256:
+        raise StaleFileError(
+            path,
+            "changed on disk since it was read for editing (another editor, a git checkout, "
+            "--harness-update?): nothing was written; reload it and make the change again",
+        )
 
 
 def _yaml() -> YAML:

@@ -13,6 +13,7 @@ import pytest
 
 from harness.core.config import MAX_CASE_FILE_MB, Thresholds, resolve_model
 from harness.core.errors import HarnessError
+from harness.core.paths import CACHE_NAME
 
 if TYPE_CHECKING:
     from harness.casefile.schema import Case, CaseFile
@@ -324,6 +325,6 @@ def harness_run(config: pytest.Config) -> HarnessRun:
     """The run state, created on first use (settings are read once per session)."""
     if RUN_KEY not in config.stash:
         cache = getattr(config, "cache", None)  # None with -p no:cacheprovider
-        cache_dir = functools.partial(cache.mkdir, "vision-harness") if cache is not None else None
+        cache_dir = functools.partial(cache.mkdir, CACHE_NAME) if cache is not None else None
         config.stash[RUN_KEY] = HarnessRun(Settings.from_config(config), cache_dir=cache_dir)
     return config.stash[RUN_KEY]
