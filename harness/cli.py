@@ -221,7 +221,8 @@ def _serve(args: argparse.Namespace, out) -> int:
         from harness.review_app.server import review_app
     except ModuleNotFoundError as exc:
         raise HarnessError(
-            f"the review app needs {exc.name}, which is not installed: pip install 'vision-harness[review]'"
+            f"the review app needs {str(exc.name).split('.')[0]}, which is not installed: "
+            "pip install 'vision-harness[review]'"
         ) from None
     missing = [str(path) for path in args.case_files if not path.is_file()]
     if missing or (args.record and not args.record.is_file()):

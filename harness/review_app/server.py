@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import uvicorn
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -133,8 +134,6 @@ class _Guard:
 
 def serve(workspace: Workspace, *, port: int = 0, open_browser: bool = True, out=None) -> int:
     """Serve ``workspace`` on 127.0.0.1 until interrupted; prints the address (with its token)."""
-    import uvicorn  # the server, only once the workspace has loaded
-
     out = out or sys.stdout
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
