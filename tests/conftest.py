@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -81,3 +86,20 @@ def _let_pytester_projects_use_the_shipped_fixtures(request):
     """pytester projects live in temporary folders, and the models and images they use in this repo."""
     if "pytester" in request.fixturenames:
         request.getfixturevalue("pytester").makeini(ALLOW_OUTSIDE_ROOT)
+
+
+@contextlib.contextmanager
+def review_app(case_file: Path, *args: str) -> Iterator[tuple[str, int, str]]:
+    """`vision-harness review CASE_FILE --serve --no-browser ARGS` in a child process, run from the
+    case file's folder: its address, port and token (read from the line it prints), stopped on exit."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "YOLO_OFFLINE": "1"}
+    command = [sys.executable, "-m", "harness.cli", "review", str(case_file), "--serve", "--no-browser", *args]
+    process = subprocess.Popen(command, cwd=case_file.parent, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline()
+        assert line.startswith("vision-harness review: http://127.0.0.1:"), line
+        url = line.split()[2]
+        yield url, int(url.split(":")[2].split("/")[0]), url.rstrip("/").rsplit("/", 1)[1]
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -5,30 +5,14 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import shutil
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from harness.cli import main as cli
 
-from conftest import FIXTURES, ROOT
-
-
-def start_app(case_file: Path, *extra: str) -> tuple[subprocess.Popen, str, int, str]:
-    """The app in a child process (`vision-harness review FILE --serve --no-browser`): the process,
-    its address, port and token, read from the line it prints."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "YOLO_OFFLINE": "1"}
-    command = [sys.executable, "-m", "harness.cli", "review", str(case_file), "--serve", "--no-browser", *extra]
-    process = subprocess.Popen(command, cwd=case_file.parent, env=env, stdout=subprocess.PIPE, text=True)
-    line = process.stdout.readline()
-    assert line.startswith("vision-harness review: http://127.0.0.1:"), line
-    url = line.split()[2]
-    port = int(url.split(":")[2].split("/")[0])
-    return process, url, port, url.rstrip("/").rsplit("/", 1)[1]
+from conftest import FIXTURES, review_app
 
 
 def request(port: int, path: str, *, method: str = "GET", headers=None, body=None) -> tuple[int, str, dict]:
@@ -52,10 +36,8 @@ def app(tmp_path):
         "  - name: outside\n    image: ../secret.png\n    objects: []\n"
     )
     (project / "pytest.ini").write_text("[pytest]\n")
-    process, url, port, token = start_app(path)
-    yield port, token
-    process.terminate()
-    process.wait(timeout=30)
+    with review_app(path) as (_, port, token):
+        yield port, token
 
 
 def test_only_requests_with_the_token_are_answered(app):

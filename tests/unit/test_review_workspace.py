@@ -4,6 +4,7 @@ must, a file changed on disk is never overwritten, undo gives the old bytes back
 from __future__ import annotations
 
 import difflib
+import json
 import shutil
 
 import numpy as np
@@ -204,10 +205,11 @@ def test_an_image_outside_the_root_is_refused(tmp_path):
 
 def test_failing_cases_are_read_from_a_run_record(tmp_path):
     record = tmp_path / "run.json"
-    record.write_text(
-        '{"invocation": {"rootdir": "%s"}, "cases": [{"suite": "cases/a.yaml", "name": "x[hflip]", "outcome": "failed"},'
-        ' {"suite": "cases/a.yaml", "name": "y", "outcome": "passed"}]}' % tmp_path
-    )
+    cases = [
+        {"suite": "cases/a.yaml", "name": "x[hflip]", "outcome": "failed"},
+        {"suite": "cases/a.yaml", "name": "y", "outcome": "passed"},
+    ]
+    record.write_text(json.dumps({"invocation": {"rootdir": str(tmp_path)}, "cases": cases}))
     assert failing_in_record(record) == {(str(tmp_path / "cases" / "a.yaml"), "x")}
     record.write_text("[]")
     with pytest.raises(Exception, match="not a run record written by --harness-json"):

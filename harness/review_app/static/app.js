@@ -24,6 +24,7 @@ const state = {
   drawing: null, // the box or polygon being drawn
   names: [], // the model's class names, once a verdict has come
   verdictSeq: 0,
+  edits: 0, // edits written so far: the body's data-edits, and the verdict panel's data-judged once judged after them
 };
 
 const key = (file, name) => `${file}/${name}`;
@@ -52,6 +53,7 @@ function say(text, { error = false, reload = false } = {}) {
   box.classList.toggle("error", error);
   $("#message-text").textContent = text || "";
   $("#reload").hidden = !reload;
+  if (state.fit) setZoom(null); // the message bar took or gave back room
 }
 
 function failed(error) {
@@ -206,6 +208,7 @@ function prefetch(caseKey) {
 
 async function loadVerdict() {
   const seq = ++state.verdictSeq;
+  const edits = state.edits;
   const caseKey = state.key;
   const { file, name } = split(caseKey);
   renderVerdict();
@@ -217,6 +220,7 @@ async function loadVerdict() {
   }
   if (seq !== state.verdictSeq) return; // an edit or another case came since
   state.verdict = verdict;
+  state.judgedAfter = edits;
   if (verdict.names) state.names = verdict.names;
   if (!verdict.error) {
     state.judged = state.judged || {};
@@ -315,8 +319,15 @@ function label(parent, text, x, y, unit) {
 const BOX_HANDLES = { nw: [0, 1], n: [null, 1], ne: [2, 1], e: [2, null], se: [2, 3], s: [null, 3], sw: [0, 3], w: [0, null] };
 
 function handles(svg, index, unit) {
+  // Drawn in this order, so that each lies above the one before: midpoints (add a vertex), the box's
+  // handles, the vertices (a polygon's extreme points lie on its box's edges, and the mask comes first).
   const obj = state.detail.objects[index];
   const group = element("g", { id: "handles" }, svg);
+  const polygons = obj.mask ? obj.mask.polygons : [];
+  polygons.forEach((polygon, p) => polygon.forEach(([x, y], k) => {
+    const [nx, ny] = polygon[(k + 1) % polygon.length];
+    element("circle", { class: "midpoint", "data-polygon": p, "data-after": k, cx: (x + nx) / 2, cy: (y + ny) / 2, r: 3 * unit }, group);
+  }));
   const [x1, y1, x2, y2] = obj.box;
   const size = 9 * unit;
   for (const [name, [ix, iy]] of Object.entries(BOX_HANDLES)) {
@@ -324,13 +335,9 @@ function handles(svg, index, unit) {
     const y = iy === null ? (y1 + y2) / 2 : obj.box[iy];
     element("rect", { class: "handle", "data-handle": name, x: x - size / 2, y: y - size / 2, width: size, height: size, style: `cursor: ${name}-resize` }, group);
   }
-  (obj.mask ? obj.mask.polygons : []).forEach((polygon, p) => {
-    polygon.forEach(([x, y], k) => {
-      const [nx, ny] = polygon[(k + 1) % polygon.length];
-      element("circle", { class: "midpoint", "data-polygon": p, "data-after": k, cx: (x + nx) / 2, cy: (y + ny) / 2, r: 3 * unit }, group);
-    });
-    polygon.forEach(([x, y], k) => element("circle", { class: "vertex", "data-polygon": p, "data-vertex": k, cx: x, cy: y, r: 4.5 * unit }, group));
-  });
+  polygons.forEach((polygon, p) => polygon.forEach(([x, y], k) => {
+    element("circle", { class: "vertex", "data-polygon": p, "data-vertex": k, cx: x, cy: y, r: 4.5 * unit }, group);
+  }));
 }
 
 function renderDrawing(svg, unit) {
@@ -378,6 +385,7 @@ function renderVerdict() {
   const detail = state.detail;
   panel.replaceChildren();
   delete panel.dataset.passed;
+  delete panel.dataset.judged;
   const heading = document.createElement("h3");
   heading.textContent = "Verdict";
   panel.append(heading);
@@ -394,6 +402,7 @@ function renderVerdict() {
     return;
   }
   panel.dataset.passed = String(verdict.passed);
+  panel.dataset.judged = String(state.judgedAfter);
   badgeNode.className = `badge ${verdict.passed ? "passed" : "failed"}`;
   badgeNode.textContent = verdict.passed ? "pass" : "FAIL";
   panel.append(text("p", `${verdict.passed ? "passes" : "fails"}: ${verdict.summary}, model ${verdict.model}`, "summary"));
@@ -580,12 +589,14 @@ async function edit(op, note = "") {
     accepted(result, file, before);
     say(`${state.files[file].path}: ${name}: ${result.what}${note}`);
   } catch (error) {
-    failed(error);
     await refresh(caseKey); // the page shows the file as it is, not the refused edit
+    failed(error);
   }
 }
 
 function accepted(result, file, before) {
+  state.edits += 1;
+  document.body.dataset.edits = String(state.edits);
   // The other cases of the file are as they were; they now belong to its new version.
   for (const [caseKey, detail] of state.details) {
     if (split(caseKey).file === file && detail.sha256 === before) detail.sha256 = result.sha256;
@@ -601,6 +612,7 @@ function accepted(result, file, before) {
   }
   if (state.key === caseKey) {
     state.detail = result.case;
+    state.verdict = null; // judged again below
     if (state.selected && state.selected.kind === "object" && state.selected.index >= result.case.objects.length) state.selected = null;
     if (state.selected && state.selected.kind === "prediction") state.selected = null;
     render();
@@ -626,6 +638,7 @@ async function reload() {
   say("");
   await loadList();
   if (state.key) await openCase(state.key);
+  document.body.dataset.reloads = String(Number(document.body.dataset.reloads || 0) + 1);
 }
 
 async function undo() {
@@ -820,7 +833,8 @@ function polygonEdit(index, obj) {
 }
 
 function onDoubleClick(event) {
-  const target = event.target;
+  // The pointer was captured on the first click: the event's target is the overlay, not the vertex under it.
+  const target = document.elementFromPoint(event.clientX, event.clientY) || event.target;
   if (state.tool !== "select" || target.dataset.vertex === undefined) return;
   const obj = currentObject();
   const polygon = obj.mask.polygons[Number(target.dataset.polygon)];
