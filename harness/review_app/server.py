@@ -169,5 +169,6 @@ def review_app(
     workspace = Workspace(
         paths, root=root, cache_folder=harness_cache_folder(root), model=model, device=device, record=record
     )
-    workspace.listing()  # every file loaded now: a file that does not load is said before the address
+    # Loaded while the browser fetches the page and its script; the page's first request waits for it.
+    threading.Thread(target=workspace.listing, name="review-load", daemon=True).start()
     return serve(workspace, port=port, open_browser=open_browser, out=out)

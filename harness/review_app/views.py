@@ -4,13 +4,15 @@ it into an editable polygon would lose)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.casefile.schema import Case, ExpectedObject
 from harness.core.geometry import RLE, trace_rle
-from harness.evaluation.matching import CaseVerdict
-from harness.evaluation.models import Model
 from harness.evaluation.verdict_text import format_verdict, summarize_verdict
+
+if TYPE_CHECKING:
+    from harness.evaluation.matching import CaseVerdict
+    from harness.evaluation.models import Model
 
 
 def case_view(case: Case) -> dict[str, Any]:

@@ -16,21 +16,19 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.casefile.edit import CaseDocument, StaleFileError, refuse_if_changed, text_sha256, write_atomic
 from harness.casefile.load import load_case_file
 from harness.casefile.schema import BrokenCase, Case, CaseFile
 from harness.core.errors import CaseFileError, HarnessError
 from harness.core.paths import suite_key
-from harness.evaluation.matching import CaseVerdict
-from harness.evaluation.models import ModelPool
-from harness.evaluation.prediction_cache import PredictionCache
-from harness.evaluation.suites import Judge
-from harness.golden.record import predicted_objects
-from harness.golden.review import mark_reviewed
 from harness.review_app.edits import EditError, add_object, apply_edit, replace_object
-from harness.review_app.views import case_view, verdict_view
+from harness.review_app.views import case_view
+
+if TYPE_CHECKING:
+    from harness.evaluation.matching import CaseVerdict
+    from harness.evaluation.suites import Judge
 
 
 @dataclass(frozen=True)
@@ -69,14 +67,26 @@ class Workspace:
             if not path.is_relative_to(self.root):
                 raise HarnessError(f"{path}: outside the folder the app serves ({self.root})")
         self.model_override = model
+        self.device = device
         self.cache_folder = cache_folder
-        cache = PredictionCache(cache_folder) if cache_folder else None
-        self.judge = Judge(device, models=ModelPool(device, cache=cache))
+        self._judge: Judge | None = None
         self.failing = failing_in_record(record) if record else None
         self._loaded: dict[int, _Loaded] = {}
         self._undo: list[_Undo] = []
         self._files_lock = threading.RLock()  # loading and writing case files
         self._judge_lock = threading.RLock()  # the judge and its models: one prediction at a time
+
+    @property
+    def judge(self) -> Judge:
+        """The judge, made on first use: scipy and the models' stack are not needed to show a case."""
+        if self._judge is None:
+            from harness.evaluation.models import ModelPool  # not before the first case is shown
+            from harness.evaluation.prediction_cache import PredictionCache
+            from harness.evaluation.suites import Judge
+
+            cache = PredictionCache(self.cache_folder) if self.cache_folder else None
+            self._judge = Judge(self.device, models=ModelPool(self.device, cache=cache))
+        return self._judge
 
     # Reading
 
@@ -139,6 +149,8 @@ class Workspace:
 
     def verdict(self, index: int, name: str) -> dict[str, Any]:
         """The case judged now, as pytest would judge it; ``{"error": ...}`` where it cannot be."""
+        from harness.review_app.views import verdict_view  # the models' stack: not before the first case is shown
+
         try:
             verdict, model = self._verdict(index, name)
         except HarnessError as exc:
@@ -182,6 +194,8 @@ class Workspace:
         return what
 
     def _reviewed(self, index: int, names: Sequence[str], sha256: str) -> str:
+        from harness.golden.review import mark_reviewed  # draws pictures too (scipy): not before the first case
+
         marked = mark_reviewed(self.paths[index], names, sha256=sha256)
         if not marked:
             raise EditError(f"{', '.join(names)}: not waiting for review")
@@ -192,6 +206,8 @@ class Workspace:
         matched to an object replaces that object's class, box and mask, an unmatched one is added."""
         if self._load(index).sha256 != sha256:
             refuse_if_changed(self.paths[index], sha256)
+        from harness.golden.record import predicted_objects  # the models' stack: not before the first case
+
         verdict, _ = self._verdict(index, name)
         count = len(verdict.predictions)
         chosen = list(range(count)) if op.get("all") is True else [op.get("prediction")]
@@ -276,7 +292,8 @@ class Workspace:
     def _forget(self, index: int) -> None:
         self._loaded.pop(index, None)
         with self._judge_lock:
-            self.judge.forget(self.paths[index])
+            if self._judge is not None:
+                self._judge.forget(self.paths[index])
 
     def _load(self, index: int) -> _Loaded:
         """The case file as it is on disk now: loaded again whenever it was written since."""
@@ -293,9 +310,9 @@ class Workspace:
                 case_file, error = load_case_file(path, check_model=False, parse_cache=parse_cache), None
             except CaseFileError as exc:
                 case_file, error = None, str(exc)
-            if loaded is not None:
+            if loaded is not None and self._judge is not None:
                 with self._judge_lock:
-                    self.judge.forget(path)  # changed behind the app's back: old verdicts are void
+                    self._judge.forget(path)  # changed behind the app's back: old verdicts are void
             self._loaded[index] = _Loaded(key, text_sha256(data), case_file, error)
             return self._loaded[index]
 

@@ -194,6 +194,9 @@ function showPicture(caseKey, detail) {
   picture.onload = () => {
     if (state.key === caseKey) stage.dataset.shown = caseKey; // the case is on screen: tests and the bench wait for it
   };
+  picture.onerror = () => {
+    if (state.key === caseKey) say(`${name}: the image is not shown (outside the folder the app serves, or not a picture a browser can show)`, { error: true });
+  };
   if (picture.getAttribute("src") === source && picture.complete) stage.dataset.shown = caseKey;
   else picture.src = source;
   if (detail.broken) say(detail.broken, { error: true });
