@@ -24,8 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from browser import chromium  # noqa: E402
 from generated_suite import write_suite  # noqa: E402
+
+from browser import chromium  # noqa: E402
 
 TARGET_S = 2.0
 
@@ -58,7 +59,7 @@ def paging(browser, case_file: Path, pages: int) -> list[float]:
         page.goto(process.stdout.readline().split()[2])
         page.wait_for_selector("#stage[data-shown]", timeout=120_000)
         page.evaluate("() => { window.stillTheSamePage = true; }")
-        names = page.evaluate("() => state.shown.slice(0, %d)" % (pages + 1))
+        names = page.evaluate(f"() => state.shown.slice(0, {pages + 1})")
         times = []
         for name in names[1:]:
             started = time.perf_counter()

@@ -40,8 +40,9 @@ HEADERS = {
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
     "Referrer-Policy": "no-referrer",  # the token is in every address
     "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-store",  # a case file edited elsewhere must never show from a cache
 }
+# The API never from a cache (a case file changes); images and the page's files may be (prefetched for paging).
+NO_STORE, KEEP = b"no-store", b"private, max-age=300"
 REFUSED = "refused: this address needs the token printed when `vision-harness review --serve` started\n"
 
 
@@ -123,10 +124,13 @@ class _Guard:
             await PlainTextResponse(reason, status_code=403, headers=HEADERS)(scope, receive, send)
             return
 
+        keep = path.startswith((self.prefix + b"image/", self.prefix + b"static/"))
+
         async def send_with_headers(message: dict) -> None:
             if message["type"] == "http.response.start":
                 message.setdefault("headers", [])
                 message["headers"] += [(k.lower().encode(), v.encode()) for k, v in HEADERS.items()]
+                message["headers"].append((b"cache-control", KEEP if keep else NO_STORE))
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
