@@ -201,6 +201,11 @@ def _new(args: argparse.Namespace, out) -> int:
 
 
 def _review(args: argparse.Namespace, out) -> int:
+    if args.serve:
+        return _serve(args, out)
+    if len(args.case_files) > 1:
+        raise HarnessError("give one case file (or --serve, to review several in the browser)")
+    args.case_file = args.case_files[0]
     # Imported per subcommand: `vision-harness --help` stays free of numpy and the models.
     from harness.golden.review import mark_reviewed, write_overlays
 
@@ -216,6 +221,35 @@ def _review(args: argparse.Namespace, out) -> int:
     else:
         print(f"check each picture, then: vision-harness review {args.case_file} --mark-reviewed", file=out)
     return 0
+
+
+def _serve(args: argparse.Namespace, out) -> int:
+    """``review --serve``: the review app, if its server libraries (the ``review`` extra) are installed."""
+    if args.mark_reviewed or args.all or args.case:
+        raise HarnessError(
+            "--serve opens the app, where cases are marked reviewed: leave out --mark-reviewed, --all, --case"
+        )
+    try:
+        # Imported per subcommand: the server libraries are an optional extra, and slow to import.
+        from harness.review_app.server import review_app
+    except ModuleNotFoundError as exc:
+        raise HarnessError(
+            f"the review app needs {str(exc.name).split('.')[0]}, which is not installed: "
+            "pip install 'vision-harness[review]'"
+        ) from None
+    missing = [str(path) for path in args.case_files if not path.is_file()]
+    if missing or (args.record and not args.record.is_file()):
+        raise HarnessError(f"no such file: {', '.join(missing or [str(args.record)])}")
+    model = resolve_model(args.model, Path.cwd()) if args.model else None
+    return review_app(
+        list(args.case_files),
+        port=args.port,
+        open_browser=not args.no_browser,
+        record=args.record,
+        model=model,
+        device=args.device,
+        out=out,
+    )
 
 
 def _command(commands, name: str, help: str, description: str, epilog: str | None = None) -> argparse.ArgumentParser:
@@ -259,13 +293,16 @@ def _parser() -> argparse.ArgumentParser:
     reviewing = _command(
         commands,
         "review",
-        "draw recorded cases for checking; --mark-reviewed once checked",
+        "check recorded cases: pictures, or the review app (--serve); --mark-reviewed once checked",
         "Write a picture per case that waits for review, its expected objects drawn on the image. Check them; "
-        "correct the case file where the model was wrong; then run again with --mark-reviewed.",
+        "correct the case file where the model was wrong; then run again with --mark-reviewed. "
+        "With --serve, open the review app instead: a local web page to correct the cases on their pictures "
+        "and mark them reviewed (docs/review-app.md).",
         "examples:\n  vision-harness review cases/new.yaml                  # review/new/<case>.png\n"
-        "  vision-harness review cases/new.yaml --mark-reviewed",
+        "  vision-harness review cases/new.yaml --mark-reviewed\n"
+        "  vision-harness review cases/*.yaml --serve --record run.json   # the app; failing cases from a run",
     )
-    reviewing.add_argument("case_file", type=Path, metavar="CASES.yaml")
+    reviewing.add_argument("case_files", nargs="+", type=Path, metavar="CASES.yaml")
     reviewing.add_argument(
         "--out",
         type=Path,
@@ -280,7 +317,22 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="set reviewed: true on the cases waiting for review (or those given with --case); draws nothing",
     )
+    _add_serve_options(reviewing)
     return parser
+
+
+def _add_serve_options(reviewing: argparse.ArgumentParser) -> None:
+    serving = reviewing.add_argument_group("the review app (--serve; needs pip install 'vision-harness[review]')")
+    serving.add_argument("--serve", action="store_true", help="open the review app in the browser")
+    serving.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    serving.add_argument("--no-browser", action="store_true", help="print the address, open no browser")
+    serving.add_argument(
+        "--record", type=Path, metavar="RUN.json", help="a --harness-json run record: its failing cases can be listed"
+    )
+    serving.add_argument(
+        "--model", metavar="PATH", help="judge with this model instead of each file's, as --harness-model"
+    )
+    serving.add_argument("--device", help="inference device, e.g. cpu or cuda:0 (default: Ultralytics' choice)")
 
 
 def _add_import(commands) -> None:

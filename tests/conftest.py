@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import shutil
+import subprocess
+import sys
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import NoReturn
@@ -160,3 +164,20 @@ def with_compare_to(name: str, compare_to: str | Path) -> str:
     text = shipped_suite(name)
     task = "task: segment\n" if "seg" in name else "task: detect\n"
     return text.replace(task, f"{task}compare_to: {compare_to}\n")
+
+
+@contextlib.contextmanager
+def review_app(case_file: Path, *args: str) -> Iterator[tuple[str, int, str]]:
+    """`vision-harness review CASE_FILE --serve --no-browser ARGS` in a child process, run from the
+    case file's folder: its address, port and token (read from the line it prints), stopped on exit."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "YOLO_OFFLINE": "1"}
+    command = [sys.executable, "-m", "harness.cli", "review", str(case_file), "--serve", "--no-browser", *args]
+    process = subprocess.Popen(command, cwd=case_file.parent, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline()
+        assert line.startswith("vision-harness review: http://127.0.0.1:"), line
+        url = line.split()[2]
+        yield url, int(url.split(":")[2].split("/")[0]), url.rstrip("/").rsplit("/", 1)[1]
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -9,6 +9,7 @@ so a crash or a kill leaves the file either as it was or fully new, never half w
 from __future__ import annotations
 
 import copy
+import hashlib
 import io
 import os
 import re
@@ -36,8 +37,18 @@ _NAME_CHARS = re.compile(r"[^A-Za-z0-9_.\-]+")
 _BOM = "\ufeff"
 
 
+class StaleFileError(CaseFileError):
+    """The case file changed on disk after it was read for editing: writing would lose that change."""
+
+
+def text_sha256(data: bytes) -> str:
+    """The sha256 a case file's bytes are known by while it is edited (hexadecimal)."""
+    return hashlib.sha256(data).hexdigest()
+
+
 class CaseDocument:
-    """A case file read for editing: the YAML tree, and the indentation to write it back with."""
+    """A case file read for editing: the YAML tree, the indentation to write it back with, and the
+    sha256 of the bytes it was read from (None for a new file)."""
 
     def __init__(
         self,
@@ -47,19 +58,22 @@ class CaseDocument:
         *,
         newline: str = "\n",
         bom: bool = False,
+        sha256: str | None = None,
     ):
         self.path = path
         self.data = data if data is not None else CommentedMap()
         self._indent = indent
         self._newline = newline  # the file's own line ending, written back (a Windows checkout keeps CRLF)
         self._bom = bom  # a UTF-8 byte-order mark the file starts with, written back too
+        self.sha256 = sha256  # of the bytes it was read from (None for a new file)
 
     @classmethod
     def load(cls, path: Path) -> CaseDocument:
         """Read ``path`` for editing (its cases must already have passed ``load_case_file``)."""
 
         try:
-            raw = path.read_bytes().decode("utf-8")
+            data_bytes = path.read_bytes()
+            raw = data_bytes.decode("utf-8")
             bom = raw.startswith(_BOM)
             text = raw.removeprefix(_BOM)
             first_end = text.find("\n")
@@ -72,7 +86,7 @@ class CaseDocument:
         # ruamel reports the dash offset; its sequence indent is the dash offset plus the room for "- ".
         sequence_dash = sequence_dash or 0
         indents = (indent or 2, max(indent or 2, sequence_dash + 2), sequence_dash)
-        return cls(path, data, indents, newline=newline, bom=bom)
+        return cls(path, data, indents, newline=newline, bom=bom, sha256=text_sha256(data_bytes))
 
     @property
     def cases(self) -> CommentedSeq:
@@ -101,12 +115,40 @@ class CaseDocument:
         yaml.dump(self.data, out)
         return (_BOM if self._bom else "") + out.getvalue().replace("\n", self._newline)
 
-    def save(self, *, changed: Iterable[str] | None = None, root: Path | None = None) -> None:
+    def save(
+        self, *, changed: Iterable[str] | None = None, root: Path | None = None, unchanged_since_read: bool = False
+    ) -> None:
         """Write the document back atomically, only if the file and the ``changed`` cases (default:
         all) still load; cases that were broken before and left alone stay as they were. ``root``: as
-        for ``load_case_file``, no image or mask outside it is opened by that check."""
+        for ``load_case_file``, no image or mask outside it is opened by that check.
+
+        ``unchanged_since_read``: refuse (StaleFileError) when the file on disk is no longer the one
+        this document was read from, checked just before the new file replaces it."""
         names = None if changed is None else set(changed)
-        write_atomic(self.path, self.text(), check=lambda temporary, path: _check_loads(temporary, path, names, root))
+        expected = self.sha256 if unchanged_since_read else None
+
+        def check(temporary: Path, path: Path) -> None:
+            _check_loads(temporary, path, names, root)
+            if expected is not None:
+                refuse_if_changed(path, expected)
+
+        text = self.text()
+        write_atomic(self.path, text, check=check)
+        self.sha256 = text_sha256(text.encode("utf-8"))
+
+
+def refuse_if_changed(path: Path, sha256: str) -> None:
+    """Raise StaleFileError unless ``path`` still holds the bytes whose sha256 is ``sha256``."""
+    try:
+        current = text_sha256(path.read_bytes())
+    except OSError:
+        current = None
+    if current != sha256:
+        raise StaleFileError(
+            path,
+            "changed on disk since it was read for editing (another editor, a git checkout, "
+            "--harness-update?): nothing was written; reload it and make the change again",
+        )
 
 
 def _unshare(entry: CommentedMap, document: CommentedMap) -> None:

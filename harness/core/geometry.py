@@ -142,3 +142,52 @@ def compressed_rle_total(counts: str) -> int | None:
             return None
         runs.append(value)
     return sum(runs)
+
+
+# Tracing a raster mask as polygons: the contour is found on a 4x enlarged copy, so that its points
+# lie on pixel edges, not pixel centres (measured on the shapes: IoU with the mask 0.95-1.0 instead of
+# 0.67-0.97). The simplification tolerance is the coarsest of these (pixels) that keeps TRACE_MIN_IOU.
+TRACE_SCALE = 4
+TRACE_TOLERANCES = (1.0, 0.75, 0.5, 0.35)
+TRACE_MIN_IOU = 0.95
+
+
+def mask_to_polygons(mask: np.ndarray, tolerance: float = 1.0) -> list[list[float]]:
+    """The outer outlines of a dense mask as flat polygons ``[x1, y1, x2, y2, ...]`` in image pixels,
+    simplified to within ``tolerance`` pixels. Holes are not traced; specks under 3 points are dropped."""
+    import cv2  # ~0.1 s to import, and only tracing needs it
+
+    rows, cols = np.nonzero(mask)
+    if not len(rows):
+        return []
+    top, left = int(rows.min()), int(cols.min())
+    crop = np.asarray(mask[top : rows.max() + 1, left : cols.max() + 1], dtype=np.uint8)
+    crop = np.pad(crop, 1)  # a contour touching the crop's border would be cut
+    big = cv2.resize(crop, None, fx=TRACE_SCALE, fy=TRACE_SCALE, interpolation=cv2.INTER_NEAREST)
+    contours, _ = cv2.findContours(big, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    polygons = []
+    for contour in contours:
+        points = cv2.approxPolyDP(contour, tolerance * TRACE_SCALE, True).reshape(-1, 2)
+        # Through the centres of the enlarged pixels: a 1/8 px error on every side, not 1/4 px on two.
+        points = (points + 0.5) / TRACE_SCALE + (left - 1, top - 1)  # back from the padded crop to the image
+        flat = [round(float(v), 2) for v in points.ravel()]
+        if len(flat) >= 6 and polygon_area(flat) > 0:
+            polygons.append(flat)
+    return polygons
+
+
+def trace_rle(rle: RLE) -> tuple[list[list[float]], float]:
+    """An RLE mask as few polygon points as keep IoU >= TRACE_MIN_IOU with it (else the finest
+    tracing), and that IoU: what a raster mask loses when it becomes an editable polygon."""
+    height, width = rle["size"]
+    mask = rle_to_mask(rle)
+    best: tuple[list[list[float]], float] = ([], 0.0)
+    for tolerance in TRACE_TOLERANCES:
+        polygons = mask_to_polygons(mask, tolerance)
+        if not polygons:
+            return [], 0.0
+        iou = float(mask_iou([rle], [polygons_to_rle(polygons, height, width)])[0, 0])
+        best = (polygons, iou)
+        if iou >= TRACE_MIN_IOU:
+            break
+    return best

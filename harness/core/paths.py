@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import os
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -31,3 +33,48 @@ def _relative_key(root: str, path: str) -> str:
         return resolved.relative_to(Path(root).resolve()).as_posix()
     except ValueError:
         return resolved.as_posix()
+
+
+# pytest's cache plugin keeps a plugin's data in <rootdir>/.pytest_cache/d/<name>; the harness' name:
+CACHE_NAME = "vision-harness"
+# Files that make a folder pytest's rootdir, with the text that marks them as pytest's (None: any such file).
+_INI_FILES = (("pytest.ini", None), (".pytest.ini", None), ("pyproject.toml", "[tool.pytest"), ("tox.ini", "[pytest]"))
+_INI_FILES += (("setup.cfg", "[tool:pytest]"),)
+
+
+def find_rootdir(paths: Sequence[Path]) -> Path:
+    """The folder pytest takes as its rootdir when given ``paths``, without importing pytest.
+
+    pytest's rule, as far as case files need it: from the paths' common folder upwards, the first
+    folder holding a pytest ini file; else the first holding setup.py; else the common folder.
+    """
+    folders = [(path if path.is_dir() else path.parent).resolve() for path in paths]
+    common = Path(os.path.commonpath([str(folder) for folder in folders])) if folders else Path.cwd().resolve()
+    for folder in (common, *common.parents):
+        for name, marker in _INI_FILES:
+            candidate = folder / name
+            if candidate.is_file() and (marker is None or _mentions(candidate, marker)):
+                return folder
+    return next((folder for folder in (common, *common.parents) if (folder / "setup.py").is_file()), common)
+
+
+def _mentions(path: Path, marker: str) -> bool:
+    try:
+        return marker in path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+
+
+def harness_cache_folder(rootdir: Path) -> Path:
+    """Where the pytest plugin keeps predictions and parsed case files for a project (pytest's
+    ``config.cache.mkdir(CACHE_NAME)`` with the default ``cache_dir``), made as pytest makes it:
+    a new ``.pytest_cache`` gets pytest's ``.gitignore`` and ``CACHEDIR.TAG``, so git and backups skip it."""
+    cache = rootdir / ".pytest_cache"
+    if not cache.is_dir():
+        try:
+            cache.mkdir()
+            (cache / ".gitignore").write_text("# Created by pytest automatically.\n*\n")
+            (cache / "CACHEDIR.TAG").write_bytes(b"Signature: 8a477f597d28d172789f06886806bc55\n")
+        except OSError:
+            pass  # a read-only project: the cache's writes fail quietly, costing speed only
+    return cache / "d" / CACHE_NAME

@@ -70,6 +70,13 @@ class Judge:
             self._verdicts[key] = match_objects(case, predictions, use_masks=model.task == "segment")
         return self._verdicts[key]
 
+    def forget(self, path: Path) -> None:
+        """Drop the verdicts and suite results of the case file ``path`` (it was edited); the
+        predictions stay, as they depend on the image, not on the case file."""
+        key = str(path)
+        self._verdicts = {k: v for k, v in self._verdicts.items() if k[0] != key}
+        self._suites = {k: v for k, v in self._suites.items() if k[0] != key}
+
     def remember(self, verdict: CaseVerdict, model_spec: str) -> None:
         """Take a verdict reached elsewhere (a pytest-xdist worker) as this judge's own."""
         self._verdicts[(str(verdict.case.file), verdict.case.name, model_spec)] = verdict

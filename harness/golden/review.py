@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.casefile.edit import CaseDocument
+from harness.casefile.edit import CaseDocument, refuse_if_changed
 from harness.casefile.load import load_case_file
 from harness.casefile.schema import BrokenCase, Case
 from harness.core.errors import CaseFileError, display_path
@@ -52,9 +52,12 @@ def write_overlays(
     return written
 
 
-def mark_reviewed(path: Path, names: Sequence[str] | None = None) -> list[str]:
+def mark_reviewed(path: Path, names: Sequence[str] | None = None, *, sha256: str | None = None) -> list[str]:
     """Set ``reviewed: true`` on the cases waiting for review (or the named recorded ones); the rest of
-    the file, comments included, is left as it was. Returns the names marked."""
+    the file, comments included, is left as it was. Returns the names marked.
+
+    ``sha256``: the file's bytes as the caller last saw them; a file changed since is not written
+    (StaleFileError)."""
 
     cases = _chosen(path, names, everything=False)
     for case in cases:
@@ -64,8 +67,10 @@ def mark_reviewed(path: Path, names: Sequence[str] | None = None) -> list[str]:
             )
     marked = [case.name for case in cases if case.awaiting_review]
     if marked:
-        document = CaseDocument.load(path)
+        if sha256 is not None:
+            refuse_if_changed(path, sha256)
+        document = CaseDocument.load(path)  # a change after this read is caught when saving
         for name in marked:
             document.case(name)["recorded"]["reviewed"] = True
-        document.save(changed=marked)
+        document.save(changed=marked, unchanged_since_read=sha256 is not None)
     return marked

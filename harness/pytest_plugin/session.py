@@ -13,6 +13,7 @@ import pytest
 
 from harness.core.config import MAX_CASE_FILE_MB, Thresholds, resolve_model
 from harness.core.errors import HarnessError
+from harness.core.paths import CACHE_NAME
 
 if TYPE_CHECKING:
     from harness.casefile.schema import Case, CaseFile
@@ -331,7 +332,7 @@ def uses_xdist(config: pytest.Config) -> bool:
 def _cache_dir(config: pytest.Config) -> Path | None:
     """pytest's cache folder for the harness, made now; None with -p no:cacheprovider."""
     cache = getattr(config, "cache", None)
-    return cache.mkdir("vision-harness") if cache is not None else None
+    return cache.mkdir(CACHE_NAME) if cache is not None else None
 
 
 def harness_run(config: pytest.Config) -> HarnessRun:
