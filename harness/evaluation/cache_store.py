@@ -131,7 +131,7 @@ def _options(protocol: str) -> dict[str, Any]:
     """Connection settings that keep a failing store from stalling the run (credentials are not here)."""
     if protocol in ("s3", "s3a"):
         config = {"connect_timeout": TIMEOUT_S, "read_timeout": TIMEOUT_S, "retries": {"max_attempts": RETRIES}}
-        return {"config_kwargs": config, "retries": RETRIES}
+        return {"config_kwargs": config}
     return {}
 
 

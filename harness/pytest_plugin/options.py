@@ -125,7 +125,9 @@ def _add_ini(parser: pytest.Parser) -> None:
         type="bool",
         default=False,
     )
-    parser.addini("harness_cache_url", "a shared prediction cache (fsspec URL, e.g. s3://bucket/prefix), see docs/scale.md")
+    parser.addini(
+        "harness_cache_url", "a shared prediction cache: an fsspec URL, e.g. s3://bucket/prefix (docs/scale.md)"
+    )
     parser.addini("harness_files", "glob patterns of case-file names (default: *.yaml *.yml)", type="args")
     parser.addini(
         "harness_max_case_file_mb",
