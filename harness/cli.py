@@ -2,6 +2,7 @@
 
 vision-harness compare cases/ --model A.pt --model B.pt   # per-suite and per-case deltas, no baseline needed
 vision-harness import coco|yolo ... / export coco / new / review   # adding golden cases: docs/adding-cases.md
+vision-harness predict cases/ [--ray local|ADDRESS] [--cache-url s3://...]   # fill the cache ahead: docs/scale.md
 """
 
 from __future__ import annotations
@@ -218,6 +219,39 @@ def _review(args: argparse.Namespace, out) -> int:
     return 0
 
 
+def _predict(args: argparse.Namespace, out) -> int:
+    # Imported per subcommand: `vision-harness --help` stays free of numpy and the models.
+    from harness.evaluation.predict_jobs import CacheTarget
+    from harness.robustness.plan import predict_ahead
+
+    folder = None if args.no_local_cache else args.cache_dir / "d" / "vision-harness"  # where pytest keeps it
+    target = CacheTarget(folder, args.cache_url, args.device, args.half, args.batch, trust_pickles=args.trust_pickles)
+    model = resolve_model(args.model, Path.cwd()) if args.model else None
+    for line in predict_ahead(case_files(args.paths), target, model_override=model, ray=args.ray):
+        print(line, file=out)
+    return 0
+
+
+def _add_predict(commands) -> None:
+    predicting = _command(
+        commands,
+        "predict",
+        "fill the prediction cache ahead of a pytest run, here or on Ray",
+        "Predict the images `pytest PATHS` needs (variants and parity too; not searches) that the cache lacks, into "
+        "pytest's cache folder and/or a shared cache, for the run to judge from (docs/scale.md).",
+        "examples:\n  vision-harness predict cases/                  # a CI warm-up step\n"
+        "  vision-harness predict cases/ --ray ray://head:10001 --cache-url s3://ci-cache/harness",
+    )
+    predicting.add_argument("paths", nargs="+", type=Path, help="case files, or folders to search for them")
+    predicting.add_argument("--ray", metavar="ADDRESS", help="run on Ray: 'local' starts one here, else a cluster")
+    predicting.add_argument("--cache-dir", type=Path, default=Path(".pytest_cache"), help="pytest's cache_dir")
+    predicting.add_argument("--no-local-cache", action="store_true", help="write the shared cache only")
+    for name, kind in (("model", str), ("cache-url", str), ("device", str), ("batch", int), ("half", bool)):
+        extra = {"action": "store_true"} if kind is bool else {"type": kind}
+        predicting.add_argument(f"--{name}", help=f"as pytest's --harness-{name} (so that cache keys match)", **extra)
+    _add_trust_option(predicting)
+
+
 def _command(commands, name: str, help: str, description: str, epilog: str | None = None) -> argparse.ArgumentParser:
     """A subcommand whose description is wrapped and whose examples (the epilog) are kept as written."""
     return commands.add_parser(name, help=help, description=description, epilog=epilog, formatter_class=_Help)
@@ -243,6 +277,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_trust_option(comparing)
     _add_import(commands)
     _add_export(commands)
+    _add_predict(commands)
     recording = _command(
         commands,
         "new",
@@ -349,7 +384,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "compare" and len(args.model) != 2:
         parser.error(f"compare needs --model exactly twice, got {len(args.model)}")
-    run = {"compare": None, "import": _import, "export": _export, "new": _new, "review": _review}[args.command]
+    run = {"compare": None, "import": _import, "export": _export, "new": _new, "review": _review, "predict": _predict}[
+        args.command
+    ]
     try:
         if run is None:
             return compare(args.paths, args.model, args.device, trust_pickles=args.trust_pickles)
