@@ -227,8 +227,7 @@ def _predict(args: argparse.Namespace, out) -> int:
     folder = None if args.no_local_cache else args.cache_dir / "d" / "vision-harness"  # where pytest keeps it
     target = CacheTarget(folder, args.cache_url, args.device, args.half, args.batch, trust_pickles=args.trust_pickles)
     model = resolve_model(args.model, Path.cwd()) if args.model else None
-    for line in predict_ahead(case_files(args.paths), target, model_override=model, ray=args.ray):
-        print(line, file=out)
+    print(*predict_ahead(case_files(args.paths), target, model_override=model, ray=args.ray), sep="\n", file=out)
     return 0
 
 
@@ -248,7 +247,7 @@ def _add_predict(commands) -> None:
     predicting.add_argument("--no-local-cache", action="store_true", help="write the shared cache only")
     for name, kind in (("model", str), ("cache-url", str), ("device", str), ("batch", int), ("half", bool)):
         extra = {"action": "store_true"} if kind is bool else {"type": kind}
-        predicting.add_argument(f"--{name}", help=f"as pytest's --harness-{name} (so that cache keys match)", **extra)
+        predicting.add_argument(f"--{name}", help=f"as pytest's --harness-{name} (the cache keys match)", **extra)
     _add_trust_option(predicting)
 
 
