@@ -1,7 +1,7 @@
 """vision-harness: golden-case regression tests for Ultralytics YOLO detect and segment models.
 
 The package is layered: core, casefile, evaluation, robustness, reports, golden, then the two front
-doors (pytest_plugin and cli.py); each subpackage's docstring names its one job, and lower layers
+doors (pytest_plugin, review_app and cli); each subpackage's docstring names its one job, and lower layers
 never import higher ones (import-linter checks it, see .importlinter).
 
 The public API is re-exported here lazily, so loading the pytest plugin stays cheap for projects

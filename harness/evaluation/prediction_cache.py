@@ -23,12 +23,13 @@ import sys
 from collections.abc import Mapping
 from glob import glob
 from importlib import metadata
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
 
-from harness.core.sealed import SCHEME, read_sealed, write_sealed
+from harness.core.sealed import SCHEME, seal, unseal
+from harness.evaluation.cache_store import FolderStore, Store
 from harness.evaluation.predictions import Predictions
 
 # Bump when the entry layout or what goes into a prediction changes: old entries then just miss.
@@ -40,10 +41,14 @@ RLE_COUNTS = re.compile(r"[0-o]*")  # pycocotools' compressed counts: characters
 
 
 class PredictionCache:
-    """Predictions and model facts (task, class names) under one directory."""
+    """Predictions and model facts (task, class names) in one store: a folder, a shared store
+    (``harness.evaluation.cache_store``), or both."""
 
-    def __init__(self, directory: Path):
-        self.directory = Path(directory)
+    def __init__(self, directory: Path | None = None, *, store: Store | None = None):
+        if (directory is None) == (store is None):
+            raise ValueError("give a cache directory or a store, not both")
+        self.store: Store = store if store is not None else FolderStore(Path(directory))
+        self.directory = getattr(self.store, "directory", None)  # the local folder, when the store is one
 
     def key(self, model_sha256: str, image: Path, arguments: Mapping[str, Any], device: str | None) -> str:
         """The entry name for one prediction: a sha256 over every input that can change it."""
@@ -60,7 +65,7 @@ class PredictionCache:
 
     def get(self, key: str) -> tuple[Predictions, str] | None:
         """The predictions stored under ``key`` and the device that made them, or None."""
-        entry = self._read(self.prediction_path(key))
+        entry = self._read(self.prediction_name(key))
         if entry is None or set(entry) != ENTRY_KEYS or not isinstance(entry["device"], str):
             return None
         try:
@@ -69,11 +74,11 @@ class PredictionCache:
             return None  # not what put() writes: predict again, and put() overwrites it
 
     def put(self, key: str, predictions: Predictions, device_used: str) -> None:
-        self._write(self.prediction_path(key), {**predictions_to_json(predictions), "device": device_used})
+        self._write(self.prediction_name(key), {**predictions_to_json(predictions), "device": device_used})
 
     def model_facts(self, model_sha256: str) -> dict[str, Any] | None:
         """``{"task": ..., "names": {id: name}}`` of a model seen before, without loading it."""
-        facts = self._read(self._facts_path(model_sha256))
+        facts = self._read(self._facts_name(model_sha256))
         if facts is None or set(facts) != {"task", "names"} or not isinstance(facts["task"], str):
             return None
         names = facts["names"]
@@ -82,17 +87,27 @@ class PredictionCache:
         return {"task": facts["task"], "names": {int(k): v for k, v in names.items()}}
 
     def put_model_facts(self, model_sha256: str, task: str, names: Mapping[int, str]) -> None:
-        self._write(self._facts_path(model_sha256), {"task": task, "names": {str(k): v for k, v in names.items()}})
+        self._write(self._facts_name(model_sha256), {"task": task, "names": {str(k): v for k, v in names.items()}})
 
-    def _facts_path(self, model_sha256: str) -> Path:
-        return self.directory / "models" / f"{model_sha256}-{library_versions()['ultralytics']}-{CACHE_FORMAT}.json"
+    @staticmethod
+    def _facts_name(model_sha256: str) -> str:
+        return f"models/{model_sha256}-{library_versions()['ultralytics']}-{CACHE_FORMAT}.json"
+
+    @staticmethod
+    def prediction_name(key: str) -> str:
+        """The entry's name in the store: the same in a folder and in a bucket."""
+        return f"predictions/{key[:2]}/{key}.json"
 
     def prediction_path(self, key: str) -> Path:
-        return self.directory / "predictions" / key[:2] / f"{key}.json"
+        """The entry's file, for a cache kept in a folder."""
+        if self.directory is None:
+            raise ValueError("this cache keeps no local folder")
+        return self.directory / self.prediction_name(key)
 
-    def _read(self, path: Path) -> dict | None:
-        """The entry at ``path`` if its digest holds (checked before any decoding) and it is a JSON object."""
-        payload = read_sealed(path, self.context(path))
+    def _read(self, name: str) -> dict | None:
+        """The entry ``name`` if its digest holds (checked before any decoding) and it is a JSON object."""
+        entry = self.store.read(name)
+        payload = None if entry is None else unseal(entry, self.context(name))
         if payload is None:
             return None
         try:
@@ -101,13 +116,13 @@ class PredictionCache:
             return None
         return value if isinstance(value, dict) else None
 
-    def _write(self, path: Path, value: dict) -> None:
-        write_sealed(path, json.dumps(value, separators=(",", ":")).encode(), self.context(path))
+    def _write(self, name: str, value: dict) -> None:
+        self.store.write(name, seal(json.dumps(value, separators=(",", ":")).encode(), self.context(name)))
 
     @staticmethod
-    def context(path: Path) -> str:
+    def context(name: str | Path) -> str:
         """What an entry's digest binds it to: its file name (the key), so a copy under another key misses."""
-        return f"{SCHEME} {path.name}"
+        return f"{SCHEME} {PurePosixPath(name).name}"
 
 
 def predictions_to_json(predictions: Predictions) -> dict[str, Any]:

@@ -2,5 +2,5 @@
 options, run state (``session``), collectors and items, the report hooks, the golden-case inventory,
 ``--harness-update`` and pytest-xdist. The only layer that imports pytest.
 
-Beside it, ``harness/cli.py`` is the other front door, the ``vision-harness`` command.
+Beside it, ``harness/cli/`` is the other front door, the ``vision-harness`` command.
 """

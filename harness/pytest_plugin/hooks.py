@@ -8,10 +8,12 @@ the rest where a hook first needs them.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
+from harness.core.gpus import visible_gpus, worker_gpu
 from harness.pytest_plugin.options import add_options
 from harness.pytest_plugin.report_hooks import configure_outputs, is_xdist_worker
 from harness.pytest_plugin.session import RUN_KEY, configure_run, harness_run
@@ -23,8 +25,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(tryfirst=True)  # before other plugins register their marks: see configure_run
 def pytest_configure(config: pytest.Config) -> None:
-    configure_run(config)
+    run = configure_run(config)
     configure_outputs(config)
+    worker = getattr(config, "workerinput", None)
+    if worker is not None:  # a pytest-xdist worker: its own GPU, before anything starts CUDA
+        gpu = worker_gpu(
+            worker.get("workerid"), run.settings.device, visible_gpus(os.environ.get("CUDA_VISIBLE_DEVICES"))
+        )
+        if gpu is not None:
+            os.environ["CUDA_VISIBLE_DEVICES"] = gpu
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:

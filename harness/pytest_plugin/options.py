@@ -45,7 +45,13 @@ def _add_model_options(group) -> None:
         "--harness-no-cache",
         action="store_true",
         help="predict every image, neither reading nor writing the prediction cache in pytest's cache "
-        "directory (--cache-clear empties it)",
+        "directory nor the shared one (--cache-clear empties the local one)",
+    )
+    group.addoption(
+        "--harness-cache-url",
+        metavar="URL",
+        help="a shared prediction cache beside the local one, as an fsspec URL: s3://bucket/prefix, gs://..., "
+        "file:///mnt/shared/cache (default: harness_cache_url ini; credentials from the environment; docs/scale.md)",
     )
     group.addoption(
         "--harness-trust-pickles",
@@ -118,6 +124,9 @@ def _add_ini(parser: pytest.Parser) -> None:
         "load .pt models as plain pickles, which run any code they hold (default: false, safe loading)",
         type="bool",
         default=False,
+    )
+    parser.addini(
+        "harness_cache_url", "a shared prediction cache: an fsspec URL, e.g. s3://bucket/prefix (docs/scale.md)"
     )
     parser.addini("harness_files", "glob patterns of case-file names (default: *.yaml *.yml)", type="args")
     parser.addini(

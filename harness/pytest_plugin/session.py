@@ -40,6 +40,7 @@ class Settings:
     max_drop: float = 0.01
     allow_outside_root: bool = False  # may case files name images and models outside the rootdir?
     use_cache: bool = True  # keep predictions in pytest's cache directory (--harness-no-cache: no)
+    cache_url: str | None = None  # --harness-cache-url: a shared prediction cache beside the local one
     half: bool = False  # --harness-half: FP16 inference
     batch: int | None = None  # --harness-batch: images per forward pass (None: chosen per device)
     prefetch: str = "model"  # which selected cases are predicted together: "model", "file" or "none"
@@ -87,6 +88,7 @@ class Settings:
             max_case_file_mb=_positive_float(config, "harness_max_case_file_mb", MAX_CASE_FILE_MB),
             search_examples=search_examples,
             use_cache=not config.getoption("harness_no_cache"),
+            cache_url=_cache_url(config),
             half=bool(config.getoption("harness_half")),
             batch=batch,
             prefetch=_prefetch_scope(config),
@@ -115,6 +117,17 @@ def _positive_float(config: pytest.Config, name: str, default: float) -> float:
     if not value > 0:
         raise pytest.UsageError(f"{name} = {raw!r}: must be more than 0")
     return value
+
+
+def _cache_url(config: pytest.Config) -> str | None:
+    """The shared cache's URL (from the command line or the ini; never from a case file), checked now."""
+    url = config.getoption("harness_cache_url") or config.getini("harness_cache_url") or None
+    if url and "://" not in url:
+        raise pytest.UsageError(
+            f"harness cache URL {url!r}: give an fsspec URL with a scheme, e.g. s3://bucket/prefix or "
+            "file:///mnt/shared/cache"
+        )
+    return url
 
 
 def _prefetch_scope(config: pytest.Config) -> str:
@@ -191,12 +204,15 @@ class HarnessRun:
     def judge(self) -> Judge:
         if self._judge is None:
             # The models and their stack (numpy, scipy, pycocotools) only once a case is judged, not at start-up.
+            from harness.evaluation.cache_store import cache_store
             from harness.evaluation.models import ModelPool
             from harness.evaluation.prediction_cache import PredictionCache
             from harness.evaluation.suites import Judge
 
             settings = self.settings
-            cache = PredictionCache(self.cache_folder) if self.cache_folder else None
+            url = settings.cache_url if settings.use_cache else None
+            store = cache_store(self.cache_folder, url, on_error=_cache_warning)
+            cache = PredictionCache(store=store) if store else None
             models = ModelPool(
                 settings.device,
                 cache=cache,
@@ -290,6 +306,11 @@ class HarnessRun:
 
             self._baseline = Baseline.load(self.settings.baseline)
         return self._baseline
+
+
+def _cache_warning(message: str) -> None:
+    """A shared cache that fails is a warning, as pytest's own cache is: the run goes on without it."""
+    warnings.warn(pytest.PytestCacheWarning(message), stacklevel=2)
 
 
 RUN_KEY = pytest.StashKey[HarnessRun]()

@@ -1,4 +1,4 @@
-"""Layer 7, review_app: the third front door, beside ``cli.py`` and ``pytest_plugin``: a local web
+"""Layer 7, review_app: the third front door, beside ``cli`` and ``pytest_plugin``: a local web
 app to review and correct golden cases on their pictures (``vision-harness review CASES.yaml --serve``).
 
 ``workspace`` is the API (cases and verdicts as JSON, edits written through the round-trip editor,

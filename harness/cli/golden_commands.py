@@ -1,0 +1,188 @@
+"""The subcommands that add and check golden cases: ``import``, ``export``, ``new``, ``review`` (and
+``review --serve``, the review app)."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+
+from harness.cli.common import add_target_options, add_trust_option, command
+from harness.core.config import resolve_model
+from harness.core.errors import HarnessError, display_path
+
+
+def run_import(args: argparse.Namespace, out) -> int:
+    # Imported per subcommand: `vision-harness --help` stays free of numpy and the models.
+    from harness.golden.record import add_cases, target
+
+    model, predict = target(args.out, args.model, dict(args.predict), trust_pickles=args.trust_pickles)
+    if args.format == "coco":
+        from harness.golden.coco import read_coco  # per format: pycocotools only for COCO
+
+        cases = read_coco(args.source, args.images, model)
+    else:
+        from harness.golden.yolo import read_yolo  # per format
+
+        cases = read_yolo(args.source, args.split, model)
+    if args.tag:
+        cases = [replace(case, tags=tuple(dict.fromkeys([*case.tags, *args.tag]))) for case in cases]
+    header = f"Imported by vision-harness from {args.source.name} ({args.format}): a person's annotations."
+    names = add_cases(args.out, cases, model=model, predict=predict, header=header)
+    objects = sum(len(case.objects) for case in cases)
+    print(f"{display_path(args.out)}: {len(names)} cases, {objects} objects imported from {args.source}", file=out)
+    return 0
+
+
+def run_export(args: argparse.Namespace, out) -> int:
+    # Imported per subcommand: `vision-harness --help` stays free of numpy and the models.
+    from harness.casefile.load import load_case_file
+    from harness.golden.coco import write_coco
+    from harness.golden.record import ModelInfo
+
+    target = args.out or args.case_file.with_suffix(".json")
+    model = load_case_file(args.case_file, check_model=False).model
+    # The model's classes become the categories, in its order, where the model is at hand.
+    names = ModelInfo.load(model, trust_pickles=args.trust_pickles).names if model and Path(model).is_file() else ()
+    count = write_coco(args.case_file, target, images=args.images, class_names=names)
+    print(f"{display_path(target)}: {count} images exported from {display_path(args.case_file)}", file=out)
+    return 0
+
+
+def run_new(args: argparse.Namespace, out) -> int:
+    # Imported per subcommand: `vision-harness --help` stays free of numpy and the models.
+    from harness.golden.record import record, target
+
+    model, predict = target(args.out, args.model, dict(args.predict), trust_pickles=args.trust_pickles)
+    missing = [str(image) for image in args.images if not image.is_file()]
+    if missing:
+        raise HarnessError(f"no such image: {', '.join(missing)}")
+    names = record(args.images, args.out, model=model, predict=predict, device=args.device)
+    print(f"{display_path(args.out)}: recorded {len(names)} cases from {model.name}: {', '.join(names)}", file=out)
+    print(f"not reviewed yet, so pytest skips them: check them with `vision-harness review {args.out}`", file=out)
+    return 0
+
+
+def run_review(args: argparse.Namespace, out) -> int:
+    if args.serve:
+        return _serve(args, out)
+    if len(args.case_files) > 1:
+        raise HarnessError("give one case file (or --serve, to review several in the browser)")
+    args.case_file = args.case_files[0]
+    # Imported per subcommand: `vision-harness --help` stays free of numpy and the models.
+    from harness.golden.review import mark_reviewed, write_overlays
+
+    if args.mark_reviewed:
+        names = mark_reviewed(args.case_file, args.case or None)
+        print(f"{display_path(args.case_file)}: marked reviewed: {', '.join(names) or 'none waiting'}", file=out)
+        return 0
+    written = write_overlays(args.case_file, args.out, args.case or None, everything=args.all)
+    for name, path in written:
+        print(f"{name}: {display_path(path)}", file=out)
+    if not written:
+        print(f"{display_path(args.case_file)}: no case waits for review (--all draws every case)", file=out)
+    else:
+        print(f"check each picture, then: vision-harness review {args.case_file} --mark-reviewed", file=out)
+    return 0
+
+
+def _serve(args: argparse.Namespace, out) -> int:
+    """``review --serve``: the review app, if its server libraries (the ``review`` extra) are installed."""
+    if args.mark_reviewed or args.all or args.case:
+        raise HarnessError(
+            "--serve opens the app, where cases are marked reviewed: leave out --mark-reviewed, --all, --case"
+        )
+    try:
+        # Imported per subcommand: the server libraries are an optional extra, and slow to import.
+        from harness.review_app.server import review_app
+    except ModuleNotFoundError as exc:
+        raise HarnessError(
+            f"the review app needs {str(exc.name).split('.')[0]}, which is not installed: "
+            "pip install 'vision-harness[review]'"
+        ) from None
+    missing = [str(path) for path in args.case_files if not path.is_file()]
+    if missing or (args.record and not args.record.is_file()):
+        raise HarnessError(f"no such file: {', '.join(missing or [str(args.record)])}")
+    model = resolve_model(args.model, Path.cwd()) if args.model else None
+    return review_app(
+        list(args.case_files),
+        port=args.port,
+        open_browser=not args.no_browser,
+        record=args.record,
+        model=model,
+        device=args.device,
+        out=out,
+    )
+
+
+def add_serve_options(reviewing: argparse.ArgumentParser) -> None:
+    serving = reviewing.add_argument_group("the review app (--serve; needs pip install 'vision-harness[review]')")
+    serving.add_argument("--serve", action="store_true", help="open the review app in the browser")
+    serving.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    serving.add_argument("--no-browser", action="store_true", help="print the address, open no browser")
+    serving.add_argument(
+        "--record", type=Path, metavar="RUN.json", help="a --harness-json run record: its failing cases can be listed"
+    )
+    serving.add_argument(
+        "--model", metavar="PATH", help="judge with this model instead of each file's, as --harness-model"
+    )
+    serving.add_argument("--device", help="inference device, e.g. cpu or cuda:0 (default: Ultralytics' choice)")
+
+
+def add_import(commands) -> None:
+    importing = command(
+        commands,
+        "import",
+        "golden cases from COCO JSON or a YOLO dataset",
+        "Write golden cases from annotations you already have, one case per image. Class names map by name to "
+        "the model's. The cases are a person's annotations, so they run as golden at once.",
+    )
+    formats = importing.add_subparsers(dest="format", required=True, metavar="FORMAT")
+    coco = command(
+        formats,
+        "coco",
+        "COCO JSON (CVAT, Label Studio, COCO): boxes, polygons, RLE, iscrowd",
+        "Import a COCO annotation file: bbox, segmentation polygons or RLE, iscrowd regions (crowd: true).",
+        "example:\n  vision-harness import coco export.json --images frames/ --out cases/night.yaml --model best.pt "
+        "--predict conf=0.25",
+    )
+    coco.add_argument("source", type=Path, metavar="ANNOTATIONS.json")
+    coco.add_argument("--images", type=Path, required=True, metavar="DIR", help="the folder file_name is relative to")
+    yolo = command(
+        formats,
+        "yolo",
+        "an Ultralytics dataset (data.yaml with box or polygon labels)",
+        "Import one split of an Ultralytics YOLO dataset: box rows (class cx cy w h) and polygon rows, normalised.",
+        "example:\n  vision-harness import yolo data.yaml --split val --out cases/val.yaml --model best.pt",
+    )
+    yolo.add_argument("source", type=Path, metavar="data.yaml")
+    yolo.add_argument("--split", default="val", choices=("train", "val", "test"), help="default: val")
+    for sub in (coco, yolo):
+        add_target_options(sub, "the imported cases")
+        sub.add_argument(
+            "--tag",
+            action="append",
+            default=[],
+            metavar="TAG",
+            help="tag every imported case (repeatable), to select them with pytest -m TAG",
+        )
+
+
+def add_export(commands) -> None:
+    description = (
+        "Write a case file's cases as COCO JSON, for an annotation tool or another evaluator. Case names, tags, "
+        "thresholds and the review flag travel in a vision_harness key, so `import coco` gives the same cases back."
+    )
+    example = "example:\n  vision-harness export coco cases/night.yaml --out night.json"
+    exporting = command(commands, "export", "a case file as COCO JSON (import it back unchanged)", description, example)
+    formats = exporting.add_subparsers(dest="format", required=True, metavar="FORMAT")
+    coco = command(formats, "coco", "COCO JSON", description, example)
+    coco.add_argument("case_file", type=Path, metavar="CASES.yaml")
+    coco.add_argument("--out", type=Path, metavar="FILE.json", help="default: the case file with .json")
+    coco.add_argument(
+        "--images",
+        type=Path,
+        metavar="DIR",
+        help="make file_name relative to DIR (default: the deepest folder holding every image)",
+    )
+    add_trust_option(coco)
