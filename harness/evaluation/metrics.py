@@ -10,6 +10,7 @@ the IoU threshold each object sets.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 from collections.abc import Callable, Sequence
 
@@ -17,7 +18,9 @@ import numpy as np
 
 from harness.core.config import METRIC_KINDS as KINDS
 from harness.core.geometry import rle_area
+from harness.evaluation.bootstrap import Bootstrap, CaseSample, bootstrap
 from harness.evaluation.matching import CaseVerdict
+from harness.evaluation.resampled_map import images_from_evaluation
 
 _IOU_TYPE = {"box": "bbox", "mask": "segm"}
 # Our names for COCOeval.summarize's stats 0-5, and hotcoco's names for them in slice_by results.
@@ -46,6 +49,8 @@ class SuiteMetrics:
         tags: Sequence[str],
         tag_values: Callable[[], dict[str, dict[str, float]]],
         images: int,
+        samples: Callable[[], list[CaseSample]] | None = None,
+        tag_positions: dict[str, list[int]] | None = None,
     ):
         self.values = values
         self.per_class = per_class
@@ -53,6 +58,20 @@ class SuiteMetrics:
         self.images = images
         self._tag_values = tag_values
         self._per_tag: dict[str, dict[str, float]] | None = None
+        self._samples = samples
+        self.tag_positions = tag_positions or {}
+        self._bootstraps: dict[int, Bootstrap] = {}
+
+    @functools.cached_property
+    def samples(self) -> list[CaseSample]:
+        """Per case, what the bootstrap needs (read from the COCO evaluation when first asked for)."""
+        return self._samples() if self._samples is not None else []
+
+    def bootstrap(self, resamples: int) -> Bootstrap:
+        """Every metric resampled over the cases (harness/evaluation/bootstrap.py), once per count."""
+        if resamples not in self._bootstraps:
+            self._bootstraps[resamples] = bootstrap(self.samples, resamples, tags=self.tag_positions)
+        return self._bootstraps[resamples]
 
     @property
     def per_tag(self) -> dict[str, dict[str, float]]:
@@ -99,6 +118,23 @@ def suite_metrics(verdicts: Sequence[CaseVerdict], *, with_masks: bool) -> Suite
             per_class[name] |= _map_values(evaluation, kind, category=index) | counts.get(name, {})
 
     tags = sorted({tag for v in verdicts for tag in v.case.tags})
+    positions = {tag: [i for i, v in enumerate(verdicts) if tag in v.case.tags] for tag in tags}
+
+    def samples() -> list[CaseSample]:
+        out: list[CaseSample] = [{"counts": {}, "coco": {}} for _ in verdicts]
+        for kind in kinds:
+            for sample, verdict in zip(out, verdicts, strict=True):
+                sample["counts"][kind] = _case_counts(verdict, kind)
+            if evaluations[kind] is not None:
+                images = images_from_evaluation(
+                    evaluations[kind].eval_imgs,
+                    list(range(1, len(verdicts) + 1)),
+                    {index + 1: name for index, name in enumerate(classes)},
+                    evaluations[kind].params.area_rng,
+                )
+                for sample, groups in zip(out, images, strict=True):
+                    sample["coco"][kind] = groups
+        return out
 
     def all_tag_values() -> dict[str, dict[str, float]]:
         ids = {tag: [i for i, v in enumerate(verdicts, start=1) if tag in v.case.tags] for tag in tags}
@@ -108,7 +144,8 @@ def suite_metrics(verdicts: Sequence[CaseVerdict], *, with_masks: bool) -> Suite
                 out[tag] |= maps | _count_values([verdicts[i - 1] for i in ids[tag]], kind)[None]
         return out
 
-    return SuiteMetrics(values, {k: v for k, v in per_class.items() if v}, tags, all_tag_values, len(verdicts))
+    per_class = {k: v for k, v in per_class.items() if v}
+    return SuiteMetrics(values, per_class, tags, all_tag_values, len(verdicts), samples, positions)
 
 
 def _all_objects_have_masks(verdicts: Sequence[CaseVerdict]) -> bool:
@@ -254,28 +291,38 @@ def _map_values(evaluation, kind: str, *, category: int | None = None) -> dict[s
     return out
 
 
+def _case_counts(verdict: CaseVerdict, kind: str) -> dict[str, list[int]]:
+    """One case's [found, expected, predicted] for all classes (key "") and for each class."""
+    counts: dict[str, list[int]] = {"": [0, 0, 0]}
+    for result in verdict.objects:
+        if result.expected.crowd:
+            continue  # COCO's crowd regions are neither found nor missed
+        if result.prediction is None:
+            found = False
+        elif kind == "box":
+            found = result.box_iou >= result.expected.box_iou
+        else:
+            found = result.mask_iou is not None and result.mask_iou >= result.expected.mask_iou
+        for key in ("", result.expected.class_name):
+            row = counts.setdefault(key, [0, 0, 0])
+            row[0] += found
+            row[1] += 1
+    for j, name in enumerate(verdict.predictions.class_names):
+        if j in verdict.ignored:
+            continue
+        counts[""][2] += 1
+        counts.setdefault(name, [0, 0, 0])[2] += 1
+    return counts
+
+
 def _count_values(verdicts: Sequence[CaseVerdict], kind: str) -> dict[str | None, dict[str, float]]:
     """Precision, recall and F1 for all classes (key None) and for each class, in one pass."""
     counts: dict[str | None, list[int]] = {None: [0, 0, 0]}  # true positives, expected, predicted
     for verdict in verdicts:
-        for result in verdict.objects:
-            if result.expected.crowd:
-                continue  # COCO's crowd regions are neither found nor missed
-            if result.prediction is None:
-                found = False
-            elif kind == "box":
-                found = result.box_iou >= result.expected.box_iou
-            else:
-                found = result.mask_iou is not None and result.mask_iou >= result.expected.mask_iou
-            for key in (None, result.expected.class_name):
-                row = counts.setdefault(key, [0, 0, 0])
-                row[0] += found
-                row[1] += 1
-        for j, name in enumerate(verdict.predictions.class_names):
-            if j in verdict.ignored:
-                continue
-            counts[None][2] += 1
-            counts.setdefault(name, [0, 0, 0])[2] += 1
+        for key, row in _case_counts(verdict, kind).items():
+            total = counts.setdefault(key or None, [0, 0, 0])
+            for i in range(3):
+                total[i] += row[i]
     out: dict[str | None, dict[str, float]] = {}
     for key, (true_positives, expected, predicted) in counts.items():
         values = {}

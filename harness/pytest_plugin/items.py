@@ -11,10 +11,17 @@ import pytest
 
 from harness.casefile.discover import case_line
 from harness.casefile.schema import Case
-from harness.core.config import CompareTo, Gate
+from harness.core.config import DEFAULT_RESAMPLES, CompareTo, Gate
 from harness.core.errors import CaseFileError, HarnessError
 from harness.core.paths import suite_key
-from harness.evaluation.baseline import case_deltas, format_deltas, metric_deltas
+from harness.evaluation.baseline import (
+    baseline_differences,
+    case_deltas,
+    format_deltas,
+    format_differences,
+    metric_deltas,
+)
+from harness.evaluation.bootstrap import upper_bound
 from harness.evaluation.matching import CaseVerdict
 from harness.evaluation.verdict_text import format_gate_failure, format_verdict, summarize_verdict
 from harness.golden.review import skip_reason
@@ -166,7 +173,11 @@ class _SuiteItem(HarnessItem):
 
 
 class GateItem(_SuiteItem):
-    """A minimum for one suite metric, e.g. ``cases/x.yaml::suite::mask.map50_95``."""
+    """A minimum for one suite metric, e.g. ``cases/x.yaml::suite::mask.map50_95``.
+
+    The point rule fails a metric below its minimum; with a confidence (the file's
+    ``metrics.confidence``, else --harness-confidence) it fails only when the metric is below the
+    minimum with that confidence: the one-sided upper bound of its bootstrap is under the minimum."""
 
     def __init__(self, *, gate: Gate, **kwargs):
         super().__init__(**kwargs)
@@ -174,25 +185,52 @@ class GateItem(_SuiteItem):
 
     def runtest(self) -> None:
         value = self.result.metrics.lookup(self.gate.path)
-        if value is None or value < self.gate.minimum:
-            report = format_gate_failure(self.result, self.gate, value)
-            raise CaseFailure(report, report.splitlines()[0])
+        confidence = self.gate.confidence or self.run.settings.confidence
+        if value is not None and value >= self.gate.minimum:
+            return
+        report = format_gate_failure(self.result, self.gate, value)
+        if value is not None and confidence is not None:
+            # A gate that asks for confidence resamples even when --harness-bootstrap 0 hides intervals.
+            resamples = self.run.settings.bootstrap or DEFAULT_RESAMPLES
+            bound = upper_bound(self.result.metrics.bootstrap(resamples).values.get(self.gate.path), confidence)
+            if bound is not None and bound >= self.gate.minimum:
+                return  # below the minimum, but not with the confidence asked for: chance can explain it
+            note = "undefined in most resamples: point rule" if bound is None else f"at most {bound:.4f}"
+            report += f"\n{confidence:.0%} one-sided bound of {self.gate.path}: {note}"
+        raise CaseFailure(report, report.splitlines()[0])
 
 
 class BaselineItem(_SuiteItem):
-    """Every suite metric compared with the baseline: fails when one dropped more than allowed."""
+    """Every suite metric compared with the baseline: fails when one dropped more than allowed (the
+    point rule), or, with --harness-confidence, more than allowed with that confidence (paired bootstrap)."""
 
     def runtest(self) -> None:
         run = self.run
         key = suite_key(self.config.rootpath, self.result.case_file.path)
         run.baseline.check_predict(key, dict(self.result.case_file.predict))
-        deltas = metric_deltas(run.baseline.suite(key)["metrics"], self.result.metrics.flat())
-        max_drop = run.settings.max_drop
+        recorded = run.baseline.suite(key)
+        max_drop, confidence = run.settings.max_drop, run.settings.confidence
+        header = f"{key}: model {self.result.model.name} against baseline {run.baseline.path}"
+        if confidence is not None:
+            differences = baseline_differences(recorded, self.result, run.settings.bootstrap)
+            if differences is not None:
+                dropped = [d for d in differences if d.significant(max_drop, confidence)]
+                if dropped:
+                    summary = f"{len(dropped)} suite metrics dropped more than {max_drop:g} with {confidence:.0%} "
+                    summary += f"confidence (worst {dropped[0].name} {dropped[0].change:+.4f})"
+                    lines = [summary, header, *format_differences(differences, max_drop, confidence)]
+                    raise CaseFailure("\n".join(lines), summary)
+                return
+            run.notes.append(
+                f"baseline {run.baseline.path} keeps no per-case bootstrap data for {key} (an older file): compared "
+                "by the point rule; write it again with --harness-save-baseline"
+            )
+        deltas = metric_deltas(recorded["metrics"], self.result.metrics.flat())
         dropped = [d for d in deltas if d.change < -max_drop]
         if dropped:
             summary = f"{len(dropped)} suite metrics dropped more than {max_drop:g} (worst {dropped[0].name} "
             summary += f"{dropped[0].change:+.4f})"
-            lines = [summary, f"{key}: model {self.result.model.name} against baseline {run.baseline.path}"]
+            lines = [summary, header]
             raise CaseFailure("\n".join(lines + format_deltas(deltas, max_drop, limit=20)), summary)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from harness.core.config import DEFAULT_RESAMPLES
 from harness.reports.run_outputs import OVERLAY_MODES
 
 
@@ -56,6 +57,21 @@ def add_options(parser: pytest.Parser) -> None:
         help="allowed drop against --harness-baseline, absolute (default: 0.01)",
     )
     group.addoption(
+        "--harness-confidence",
+        metavar="C",
+        type=float,
+        help="significance rule (e.g. 0.95): fail a baseline drop only when it exceeds --harness-max-drop with "
+        "confidence C, and a metric gate only when the metric is below its minimum with confidence C; "
+        "default: the point rule (see docs/gates.md)",
+    )
+    group.addoption(
+        "--harness-bootstrap",
+        metavar="N",
+        type=int,
+        help=f"resamples of the cases for confidence intervals of suite metrics; 0 turns them off (default: "
+        f"harness_bootstrap ini, else {DEFAULT_RESAMPLES})",
+    )
+    group.addoption(
         "--harness-update",
         action="store_true",
         help="rewrite the expected objects of the selected failing cases from the model's predictions; they "
@@ -88,6 +104,7 @@ def add_options(parser: pytest.Parser) -> None:
         type="bool",
         default=False,
     )
+    parser.addini("harness_bootstrap", f"resamples for confidence intervals, 0: none (default: {DEFAULT_RESAMPLES})")
     parser.addini("harness_files", "glob patterns of case-file names (default: *.yaml *.yml)", type="args")
     parser.addini(
         "harness_max_case_file_mb",

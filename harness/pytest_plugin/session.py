@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from harness.core.config import MAX_CASE_FILE_MB, Thresholds, resolve_model
+from harness.core.config import (
+    DEFAULT_CONFIDENCE,
+    DEFAULT_RESAMPLES,
+    MAX_CASE_FILE_MB,
+    Thresholds,
+    check_confidence,
+    resolve_model,
+)
 from harness.core.errors import HarnessError
 
 if TYPE_CHECKING:
@@ -45,6 +52,13 @@ class Settings:
     search_examples: int = 25  # --harness-search-examples: examples a search judges before it gives up
     compare_override: str | None = None  # --harness-compare-to: the parity model of every case file
     max_case_file_mb: float = MAX_CASE_FILE_MB  # harness_max_case_file_mb: bigger case files are refused
+    bootstrap: int = DEFAULT_RESAMPLES  # --harness-bootstrap: resamples for intervals (0: none)
+    confidence: float | None = None  # --harness-confidence: the significance rule (None: the point rule)
+
+    @property
+    def interval_confidence(self) -> float:
+        """The confidence of the intervals shown: the significance rule's, else 95%."""
+        return self.confidence if self.confidence is not None else DEFAULT_CONFIDENCE
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
@@ -82,6 +96,8 @@ class Settings:
         if search_examples < 1:
             raise pytest.UsageError(f"--harness-search-examples {search_examples}: must be 1 or more")
         return cls(
+            bootstrap=_resamples(config),
+            confidence=_confidence(config),
             max_case_file_mb=_positive_float(config, "harness_max_case_file_mb", MAX_CASE_FILE_MB),
             search_examples=search_examples,
             use_cache=not config.getoption("harness_no_cache"),
@@ -111,6 +127,33 @@ def _positive_float(config: pytest.Config, name: str, default: float) -> float:
         raise pytest.UsageError(f"{name} = {raw!r}: expected a number") from None
     if not value > 0:
         raise pytest.UsageError(f"{name} = {raw!r}: must be more than 0")
+    return value
+
+
+def _resamples(config: pytest.Config) -> int:
+    option, raw = config.getoption("harness_bootstrap"), config.getini("harness_bootstrap")
+    if option is None and not raw:
+        return DEFAULT_RESAMPLES
+    where = "--harness-bootstrap" if option is not None else "harness_bootstrap ="
+    try:
+        value = option if option is not None else int(raw)
+    except ValueError:
+        raise pytest.UsageError(f"{where} {raw!r}: expected a whole number of resamples (0 turns them off)") from None
+    if value != 0 and value < 100:
+        # Fewer resamples cannot place a 95% percentile bound: its tail would hold under 3 of them.
+        raise pytest.UsageError(f"{where} {value}: use 0 (no intervals) or 100 or more resamples")
+    return value
+
+
+def _confidence(config: pytest.Config) -> float | None:
+    value = config.getoption("harness_confidence")
+    if value is None:
+        return None
+    problem = check_confidence(value)
+    if problem:
+        raise pytest.UsageError(f"--harness-confidence {value}: {problem}")
+    if _resamples(config) == 0:
+        raise pytest.UsageError("--harness-confidence needs the bootstrap: do not set --harness-bootstrap 0")
     return value
 
 
@@ -150,6 +193,7 @@ class HarnessRun:
     parity: dict[str, ParityResult] = field(default_factory=dict)  # export parity results, by node id
     broken_kept: list[str] = field(default_factory=list)  # broken items -k/-m would have deselected
     declared_marks: set[str] = field(default_factory=set)  # the markers of the project's own ini
+    notes: list[str] = field(default_factory=list)  # one-line notes for the summary (e.g. an old baseline)
     _prefetched: set[tuple[str, str]] = field(default_factory=set)
     _baseline: Baseline | None = None
     _judge: Judge | None = None
@@ -258,6 +302,12 @@ class HarnessRun:
             for name, results in groups.items()
             if len(results) > 1
         }
+
+    def intervals(self, metrics: SuiteMetrics) -> dict[str, tuple[float, float]]:
+        """The metrics' confidence intervals (empty with --harness-bootstrap 0)."""
+        if not self.settings.bootstrap:
+            return {}
+        return metrics.bootstrap(self.settings.bootstrap).intervals(self.settings.interval_confidence)
 
     def save_baseline(self) -> None:
         """--harness-save-baseline: write every complete suite's metrics and per-object IoU."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.casefile.search_spec import is_search_node
+from harness.evaluation.bootstrap import METHOD
 from harness.evaluation.suites import SuiteResult
 from harness.evaluation.verdict_text import format_suite_metrics, summarize_verdict, worst_cases
 from harness.pytest_plugin.inventory import golden_summary
@@ -57,12 +58,19 @@ def write_summary(terminalreporter, run: HarnessRun, config: pytest.Config) -> N
         write(f"baseline written to {run.settings.save_baseline}: {len(run.baseline_saved)} suites")
         for line in run.baseline_skipped:
             write(f"  not in the baseline: {line}")
+    for note in run.notes:
+        write(f"note: {note}")
     # The summary ends with what matters most: the suite metrics, then the worst five cases.
-    for key, result in run.complete_suites.items():
-        if isinstance(result, SuiteResult):
-            write(f"{key}: {format_suite_metrics(result.metrics)}")
-    for key, metrics in run.directory_metrics.items():
-        write(f"{key}: {format_suite_metrics(metrics)}")
+    settings = run.settings
+    suites = {key: r.metrics for key, r in run.complete_suites.items() if isinstance(r, SuiteResult)}
+    suites |= run.directory_metrics
+    if suites and settings.bootstrap:
+        write(
+            f"intervals: {settings.interval_confidence:.0%} {METHOD} bootstrap over cases, "
+            f"{settings.bootstrap} resamples (--harness-bootstrap)"
+        )
+    for key, metrics in suites.items():
+        write(f"{key}: {format_suite_metrics(metrics, run.intervals(metrics))}")
     worst = [v for v in worst_cases(list(run.verdicts.values())) if v.worst_iou is not None]
     if worst:
         write("worst cases: " + "; ".join(f"{v.case.name} {summarize_verdict(v)}" for v in worst))
