@@ -11,7 +11,7 @@ import pytest
 
 from harness.casefile.discover import case_line
 from harness.casefile.schema import Case
-from harness.core.config import DEFAULT_RESAMPLES, CompareTo, Gate
+from harness.core.config import CompareTo, Gate
 from harness.core.errors import CaseFileError, HarnessError
 from harness.core.paths import suite_key
 from harness.evaluation.baseline import (
@@ -21,7 +21,7 @@ from harness.evaluation.baseline import (
     format_differences,
     metric_deltas,
 )
-from harness.evaluation.bootstrap import upper_bound
+from harness.evaluation.gates import decide_gate
 from harness.evaluation.matching import CaseVerdict
 from harness.evaluation.verdict_text import format_gate_failure, format_verdict, summarize_verdict
 from harness.golden.review import skip_reason
@@ -184,19 +184,16 @@ class GateItem(_SuiteItem):
         self.gate = gate
 
     def runtest(self) -> None:
-        value = self.result.metrics.lookup(self.gate.path)
-        confidence = self.gate.confidence or self.run.settings.confidence
-        if value is not None and value >= self.gate.minimum:
+        settings = self.run.settings
+        verdict = decide_gate(self.result.metrics, self.gate, settings.confidence, settings.bootstrap)
+        if verdict.passed:
             return
-        report = format_gate_failure(self.result, self.gate, value)
-        if value is not None and confidence is not None:
-            # A gate that asks for confidence resamples even when --harness-bootstrap 0 hides intervals.
-            resamples = self.run.settings.bootstrap or DEFAULT_RESAMPLES
-            bound = upper_bound(self.result.metrics.bootstrap(resamples).values.get(self.gate.path), confidence)
-            if bound is not None and bound >= self.gate.minimum:
-                return  # below the minimum, but not with the confidence asked for: chance can explain it
-            note = "undefined in most resamples: point rule" if bound is None else f"at most {bound:.4f}"
-            report += f"\n{confidence:.0%} one-sided bound of {self.gate.path}: {note}"
+        report = format_gate_failure(self.result, self.gate, verdict.value)
+        if verdict.confidence is not None and verdict.value is not None:
+            note = (
+                "undefined in most resamples: point rule" if verdict.bound is None else f"at most {verdict.bound:.4f}"
+            )
+            report += f"\n{verdict.confidence:.0%} one-sided bound of {self.gate.path}: {note}"
         raise CaseFailure(report, report.splitlines()[0])
 
 
