@@ -218,10 +218,12 @@ class BaselineItem(_SuiteItem):
                     lines = [summary, header, *format_differences(differences, max_drop, confidence)]
                     raise CaseFailure("\n".join(lines), summary)
                 return
-            run.notes.append(
+            note = (
                 f"baseline {run.baseline.path} keeps no per-case bootstrap data for {key} (an older file): compared "
                 "by the point rule; write it again with --harness-save-baseline"
             )
+            run.notes.append(note)
+            header += f"\nnote: {note}"
         deltas = metric_deltas(recorded["metrics"], self.result.metrics.flat())
         dropped = [d for d in deltas if d.change < -max_drop]
         if dropped:

@@ -25,6 +25,10 @@ def write_summary(terminalreporter, run: HarnessRun, config: pytest.Config) -> N
         terminalreporter.section("vision-harness export parity")
         for line in parity_summary(run.parity):
             terminalreporter.write_line(line)
+    if run.notes:
+        terminalreporter.section("vision-harness notes")
+        for note in run.notes:
+            terminalreporter.write_line(f"note: {note}")
     if not run.verdicts:
         return
 
@@ -58,8 +62,6 @@ def write_summary(terminalreporter, run: HarnessRun, config: pytest.Config) -> N
         write(f"baseline written to {run.settings.save_baseline}: {len(run.baseline_saved)} suites")
         for line in run.baseline_skipped:
             write(f"  not in the baseline: {line}")
-    for note in run.notes:
-        write(f"note: {note}")
     # The summary ends with what matters most: the suite metrics, then the worst five cases.
     settings = run.settings
     suites = {key: r.metrics for key, r in run.complete_suites.items() if isinstance(r, SuiteResult)}
