@@ -119,7 +119,7 @@ def test_weights_equal_duplicated_images(scenario, data):
     count = len(gt["images"])
     weights = np.array([data.draw(st.integers(0, 3)) for _ in range(count)])
     weights[0] = max(weights[0], 1)  # image 1 is drawn and has a detection: pycocotools needs one
-    dt = dt + [DUMMY]
+    dt = [*dt, DUMMY]
     copies = {"images": [], "annotations": [], "categories": gt["categories"]}
     copied_dt = []
     for image in gt["images"]:
@@ -140,7 +140,7 @@ def test_weights_equal_duplicated_images(scenario, data):
 @given(scenarios())
 def test_float32_resamples_agree_with_float64(scenario):
     gt, dt = scenario
-    evaluation = pycocotools_eval(gt, dt + [DUMMY])
+    evaluation = pycocotools_eval(gt, [*dt, DUMMY])
     weights = draw(len(gt["images"]), 200, seed=3).astype(float)
     exact = ours(evaluation, gt, weights)
     names = {c["id"]: c["name"] for c in gt["categories"]}
