@@ -20,11 +20,11 @@ from typing import Any
 import numpy as np
 
 from harness.core.config import DEFAULT_RESAMPLES
-from harness.evaluation.resampled_map import ResampledMap
+from harness.evaluation.resampled_map import AREAS, ResampledMap
 
 SEED = 19  # fixed: the same verdicts give the same intervals on every run
 METHOD = "percentile"
-_CHUNK = 4_000_000  # resamples x detections per block: bounds the memory of big suites
+_CHUNK = 1 << 18  # resamples x detections per block: small enough for the CPU cache, and bounded memory
 # One case: {"counts": {kind: {class or "": [found, expected, predicted]}},
 #            "coco": {kind: {"class/area": ImageGroup}}}
 CaseSample = dict[str, Any]
@@ -38,20 +38,25 @@ def draw(cases: int, resamples: int, seed: int = SEED) -> np.ndarray:
     return np.bincount((picks + offsets).ravel(), minlength=resamples * cases).reshape(resamples, cases)
 
 
-def resampled_values(samples: Sequence[CaseSample], weights: np.ndarray) -> dict[str, np.ndarray]:
+def resampled_values(
+    samples: Sequence[CaseSample], weights: np.ndarray, *, areas: Sequence[str] = AREAS, counts: bool = True
+) -> dict[str, np.ndarray]:
     """Every metric of ``samples`` under each row of ``weights`` (resamples x cases), under its gate
-    path (``box.map50``, ``per_class.circle.mask.f1``); NaN where a resample leaves it undefined."""
+    path (``box.map50``, ``per_class.circle.mask.f1``); NaN where a resample leaves it undefined.
+    Only the mAP of ``areas`` (``all``: mAP50-95, 50, 75), and precision, recall, F1 with ``counts``."""
     out: dict[str, np.ndarray] = {}
     kinds = sorted({kind for sample in samples for kind in sample.get("counts", {})})
     for kind in kinds:
         coco = [sample.get("coco", {}).get(kind, {}) for sample in samples]
-        if any(coco):
-            for name, values in _map_values(ResampledMap(coco), weights).items():
+        if any(coco) and areas:
+            for name, values in _map_values(ResampledMap(coco, areas), weights).items():
                 scope, _, metric = name.rpartition("/")
                 out[f"per_class.{scope}.{kind}.{metric}" if scope else f"{kind}.{metric}"] = values
-        counts = [sample["counts"].get(kind, {}) for sample in samples]
-        for scope in sorted({scope for case in counts for scope in case}):
-            table = np.array([case.get(scope, (0, 0, 0)) for case in counts], dtype=float)
+        if not counts:
+            continue
+        counts_of = [sample["counts"].get(kind, {}) for sample in samples]
+        for scope in sorted({scope for case in counts_of for scope in case}):
+            table = np.array([case.get(scope, (0, 0, 0)) for case in counts_of], dtype=float)
             for metric, values in _count_values(weights @ table).items():
                 out[f"per_class.{scope}.{kind}.{metric}" if scope else f"{kind}.{metric}"] = values
     return out
@@ -133,16 +138,46 @@ def bootstrap(
     *,
     tags: Mapping[str, Sequence[int]] | None = None,
     seed: int = SEED,
+    areas: Sequence[str] = AREAS,
 ) -> Bootstrap:
     """Resample the suite's cases ``resamples`` times; ``tags`` maps a tag to its cases' positions,
     whose metrics are resampled within those cases (``per_tag.TAG.box.map50`` ...)."""
-    values = resampled_values(samples, draw(len(samples), resamples, seed))
-    for tag, positions in (tags or {}).items():
-        subset = [samples[i] for i in positions]
-        for path, tag_values in resampled_values(subset, draw(len(subset), resamples, seed)).items():
-            if not path.startswith("per_class."):
-                values[f"per_tag.{tag}.{path}"] = tag_values
+    values = resampled_values(samples, draw(len(samples), resamples, seed), areas=areas)
+    values |= tag_values(samples, resamples, tags or {}, seed)
     return Bootstrap(values, resamples, seed, len(samples))
+
+
+HEADLINE_AREAS = ("all",)  # what every run resamples; the area ranges and tags when asked for
+OTHER_AREAS = tuple(area for area in AREAS if area not in HEADLINE_AREAS)
+
+
+def headline_bootstrap(samples: Sequence[CaseSample], resamples: int, seed: int = SEED) -> Bootstrap:
+    """The bootstrap of every metric but the area-range mAPs and the per-tag metrics (half the work,
+    or less): :func:`complete` adds them, from the same draws."""
+    values = resampled_values(samples, draw(len(samples), resamples, seed), areas=HEADLINE_AREAS)
+    return Bootstrap(values, resamples, seed, len(samples))
+
+
+def complete(found: Bootstrap, samples: Sequence[CaseSample], tags: Mapping[str, Sequence[int]]) -> None:
+    """Add the area-range mAPs and the per-tag metrics to a :func:`headline_bootstrap`, once."""
+    if any(path.endswith(".map_large") or path.startswith("per_tag.") for path in found.values):
+        return
+    weights = draw(len(samples), found.resamples, found.seed)
+    found.values.update(resampled_values(samples, weights, areas=OTHER_AREAS, counts=False))
+    found.values.update(tag_values(samples, found.resamples, tags, found.seed))
+
+
+def tag_values(
+    samples: Sequence[CaseSample], resamples: int, tags: Mapping[str, Sequence[int]], seed: int = SEED
+) -> dict[str, np.ndarray]:
+    """The per-tag metrics (``per_tag.TAG.box.map50``), each tag's cases resampled on their own."""
+    out = {}
+    for tag, positions in tags.items():
+        subset = [samples[i] for i in positions]
+        for path, values in resampled_values(subset, draw(len(subset), resamples, seed)).items():
+            if not path.startswith("per_class."):
+                out[f"per_tag.{tag}.{path}"] = values
+    return out
 
 
 @dataclass(frozen=True)
@@ -185,12 +220,13 @@ def paired_differences(
     *,
     tags: Mapping[str, Sequence[int]] | None = None,
     seed: int = SEED,
+    areas: Sequence[str] = AREAS,
 ) -> list[Difference]:
     """Per metric of ``then_metrics``: the paired bootstrap of ``now - then``, worst change first.
 
     ``then[i]`` and ``now[i]`` are the same case. The same weights resample both sides."""
-    before = bootstrap(then, resamples, tags=tags, seed=seed).values
-    after = bootstrap(now, resamples, tags=tags, seed=seed).values
+    before = bootstrap(then, resamples, tags=tags, seed=seed, areas=areas).values
+    after = bootstrap(now, resamples, tags=tags, seed=seed, areas=areas).values
     missing = np.full(resamples, np.nan)
     out = []
     for name, value in then_metrics.items():

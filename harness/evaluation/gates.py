@@ -17,6 +17,11 @@ from harness.evaluation.metrics import SuiteMetrics
 HEADLINE = ("map50_95", "map50", "map75", "precision", "recall", "f1")
 
 
+def headline(path: str) -> bool:
+    """Whether every run resamples this metric: all but the area-range mAPs and per-tag metrics."""
+    return not path.startswith("per_tag.") and not path.endswith(("map_small", "map_medium", "map_large"))
+
+
 @dataclass(frozen=True)
 class GateVerdict:
     """A gate decided: its value, and with a confidence, the one-sided upper bound of the metric."""
@@ -44,7 +49,8 @@ def decide_gate(metrics: SuiteMetrics, gate: Gate, confidence: float | None, res
     confidence = gate.confidence or confidence
     bound = None
     if value is not None and value < gate.minimum and confidence is not None:
-        values = metrics.bootstrap(resamples or DEFAULT_RESAMPLES).values.get(gate.path)
+        resampled = metrics.bootstrap(resamples or DEFAULT_RESAMPLES, full=not headline(gate.path))
+        values = resampled.values.get(gate.path)
         bound = upper_bound(values, confidence)
     return GateVerdict(gate, value, confidence, bound)
 
@@ -61,7 +67,7 @@ def spread(values: np.ndarray | None, confidence: float) -> float | None:
 def detectable(metrics: SuiteMetrics, resamples: int, confidence: float, gates: tuple[Gate, ...] = ()) -> dict:
     """Per headline and gated metric: the smallest drop the suite flags at ``confidence`` with an
     allowed drop of 0, from the metric's own bootstrap spread (no pairing: see docs/gates.md)."""
-    values = metrics.bootstrap(resamples).values
+    values = metrics.bootstrap(resamples, full=not all(headline(g.path) for g in gates)).values
     paths = [f"{kind}.{name}" for kind in ("box", "mask") for name in HEADLINE] + [g.path for g in gates]
     out = {}
     for path in paths:

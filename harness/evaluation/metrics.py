@@ -18,7 +18,7 @@ import numpy as np
 
 from harness.core.config import METRIC_KINDS as KINDS
 from harness.core.geometry import rle_area
-from harness.evaluation.bootstrap import Bootstrap, CaseSample, bootstrap
+from harness.evaluation.bootstrap import Bootstrap, CaseSample, complete, headline_bootstrap
 from harness.evaluation.matching import CaseVerdict
 from harness.evaluation.resampled_map import images_from_evaluation
 
@@ -67,11 +67,15 @@ class SuiteMetrics:
         """Per case, what the bootstrap needs (read from the COCO evaluation when first asked for)."""
         return self._samples() if self._samples is not None else []
 
-    def bootstrap(self, resamples: int) -> Bootstrap:
-        """Every metric resampled over the cases (harness/evaluation/bootstrap.py), once per count."""
+    def bootstrap(self, resamples: int, *, full: bool = False) -> Bootstrap:
+        """Every metric resampled over the cases (harness/evaluation/bootstrap.py), once per count.
+        The area-range mAPs and per-tag metrics (which cost more than the rest together) only ``full``."""
         if resamples not in self._bootstraps:
-            self._bootstraps[resamples] = bootstrap(self.samples, resamples, tags=self.tag_positions)
-        return self._bootstraps[resamples]
+            self._bootstraps[resamples] = headline_bootstrap(self.samples, resamples)
+        found = self._bootstraps[resamples]
+        if full:
+            complete(found, self.samples, self.tag_positions)
+        return found
 
     @property
     def per_tag(self) -> dict[str, dict[str, float]]:
@@ -101,8 +105,12 @@ class SuiteMetrics:
         return out
 
 
-def suite_metrics(verdicts: Sequence[CaseVerdict], *, with_masks: bool) -> SuiteMetrics:
-    """Suite metrics of ``verdicts`` (one per case; cases sharing an image are separate images here)."""
+def suite_metrics(
+    verdicts: Sequence[CaseVerdict], *, with_masks: bool, samples: Callable[[], list[CaseSample]] | None = None
+) -> SuiteMetrics:
+    """Suite metrics of ``verdicts`` (one per case; cases sharing an image are separate images here).
+
+    ``samples`` gives the cases' bootstrap data when it is known already (pooled suites)."""
     kinds = tuple(k for k in KINDS if k == "box" or (with_masks and _all_objects_have_masks(verdicts)))
     classes = sorted({o.expected.class_name for v in verdicts for o in v.objects} | _predicted_classes(verdicts))
     values: dict[str, float] = {}
@@ -120,7 +128,7 @@ def suite_metrics(verdicts: Sequence[CaseVerdict], *, with_masks: bool) -> Suite
     tags = sorted({tag for v in verdicts for tag in v.case.tags})
     positions = {tag: [i for i, v in enumerate(verdicts) if tag in v.case.tags] for tag in tags}
 
-    def samples() -> list[CaseSample]:
+    def read_samples() -> list[CaseSample]:
         out: list[CaseSample] = [{"counts": {}, "coco": {}} for _ in verdicts]
         for kind in kinds:
             for sample, verdict in zip(out, verdicts, strict=True):
@@ -145,7 +153,7 @@ def suite_metrics(verdicts: Sequence[CaseVerdict], *, with_masks: bool) -> Suite
         return out
 
     per_class = {k: v for k, v in per_class.items() if v}
-    return SuiteMetrics(values, per_class, tags, all_tag_values, len(verdicts), samples, positions)
+    return SuiteMetrics(values, per_class, tags, all_tag_values, len(verdicts), samples or read_samples, positions)
 
 
 def _all_objects_have_masks(verdicts: Sequence[CaseVerdict]) -> bool:

@@ -43,69 +43,98 @@ ImageGroup = tuple[int, list[float], list[int], list[int]]
 
 
 @dataclass(frozen=True)
-class _Threshold:
-    """The detections of one class, area and IoU threshold that COCO does not ignore, sorted."""
+class _Segment:
+    """The detections of one class, area and IoU threshold that COCO does not ignore, in score order."""
 
-    tp_images: np.ndarray  # the image of each true positive, in score order
-    fp_images: np.ndarray  # the image of each false positive, in score order
+    group: int  # position of the class and area among the groups
+    threshold: int
+    tp_images: np.ndarray  # the image of each true positive
+    fp_images: np.ndarray  # the image of each false positive
     fp_before: np.ndarray  # per true positive, how many false positives come before it
-
-
-@dataclass(frozen=True)
-class _Group:
-    npig: np.ndarray  # per image, its ground truth not ignored
-    thresholds: tuple[_Threshold, ...]
 
 
 class ResampledMap:
     """mAP values of images under many weightings. ``images[i]`` maps ``"class/area"`` to the
-    image's :data:`ImageGroup` (absent: nothing of that class and area in the image)."""
+    image's :data:`ImageGroup` (absent: nothing of that class and area in the image).
 
-    def __init__(self, images: Sequence[Mapping[str, ImageGroup]]):
+    Every (class, area, IoU threshold) sequence of true positives is laid end to end in one array,
+    so that a whole matrix of weights is accumulated in a few numpy passes, not a loop per sequence."""
+
+    def __init__(self, images: Sequence[Mapping[str, ImageGroup]], areas: Sequence[str] = AREAS):
         self.size = len(images)
-        keys = sorted({key for image in images for key in image})
-        self.classes = sorted({key.rpartition("/")[0] for key in keys})
-        self._groups = {key: _group(images, key) for key in keys}
-        # Kept detections summed over groups and IoU thresholds: the work of one resample.
-        self.detections = sum(t.tp_images.size + t.fp_images.size for g in self._groups.values() for t in g.thresholds)
+        self.areas = tuple(areas)  # the area ranges to resample (each costs about as much as "all")
+        self.keys = sorted({key for image in images for key in image if key.rpartition("/")[2] in self.areas})
+        self.classes = sorted({key.rpartition("/")[0] for key in self.keys})
+        self._npig = np.zeros((len(self.keys), len(images)))
+        segments = []
+        for g, key in enumerate(self.keys):
+            segments += _segments(images, key, g, self._npig[g])
+        self._layout(segments)
+
+    def _layout(self, segments: list[_Segment]) -> None:
+        """The sequences end to end: per true-positive row, its image, group and where its sequence's
+        counts start, and the index of its cumulative false-positive weight."""
+        tp_lengths = np.array([s.tp_images.size for s in segments], dtype=np.intp)
+        fp_lengths = np.array([s.fp_images.size for s in segments], dtype=np.intp)
+        tp_start = np.cumsum(tp_lengths) - tp_lengths
+        fp_start = np.cumsum(fp_lengths) - fp_lengths
+        self._starts = tp_start
+        self._segment_of = [(s.group, s.threshold) for s in segments]
+        empty = np.zeros(0, dtype=np.intp)
+        self._tp_images = np.concatenate([s.tp_images for s in segments]) if segments else empty
+        self._fp_images = np.concatenate([s.fp_images for s in segments]) if segments else empty
+        self._group_of = np.repeat(np.array([s.group for s in segments], dtype=np.intp), tp_lengths)
+        self._tp_base = np.repeat(tp_start, tp_lengths)  # cumulative TP weight before the sequence
+        self._fp_base = np.repeat(fp_start, tp_lengths)  # cumulative FP weight before the sequence
+        self._fp_at = self._fp_base + (np.concatenate([s.fp_before for s in segments]) if segments else empty)
+        self._first = np.zeros(self._tp_images.size, dtype=bool)
+        self._first[tp_start] = True
+        # Reversed running maxima must not carry from one sequence into the one before it: each sequence
+        # is lifted above every later one (precision is in [0, 1], so 2 apart), and lowered after.
+        self._lift = np.repeat(2.0 * np.arange(len(segments))[::-1], tp_lengths)[:, None]
+        self.detections = int(self._tp_images.size + self._fp_images.size)  # the work of one resample
 
     def values(self, weights: np.ndarray, dtype: type = np.float64) -> dict[str, np.ndarray]:
         """Per metric (``map50`` ..., and ``CLASS/map50`` ... per class), one value per row of
         ``weights`` (resamples x images, counts); NaN where COCO says -1 (no ground truth).
 
-        ``float32`` halves the memory traffic, for resamples: the counts stay exact, precision
-        differs from float64 in the 7th digit."""
+        ``float32`` halves the memory traffic of the cumulative counts, which stay exact."""
         rows = weights.shape[0]
         weights_t = np.ascontiguousarray(weights.T, dtype=dtype)
-        # Per class and area: the sum over recall thresholds of the interpolated precision, per IoU threshold.
-        sums: dict[tuple[str, str], np.ndarray] = {}
-        for key, group in self._groups.items():
-            name, _, area = key.rpartition("/")
-            sums[name, area] = _precision_sums(group, weights_t)
+        npig = self._npig @ weights_t  # groups x resamples
+        sums = np.zeros((len(self.keys), IOU_THRESHOLDS, rows))
+        if self._tp_images.size:
+            per_segment = _precision_sums(self, weights_t, npig)
+            for (g, t), row in zip(self._segment_of, per_segment, strict=True):
+                sums[g, t] = row
+        sums = np.where((npig == 0)[:, None, :], np.nan, sums)
+        by_key = dict(zip(self.keys, sums, strict=True))
         out: dict[str, np.ndarray] = {}
         for name, rows_t, area in MAP_NAMES:
+            if area not in self.areas:
+                continue
             per_class = []
             for class_name in self.classes:
-                table = sums.get((class_name, area))
+                table = by_key.get(f"{class_name}/{area}")
                 if table is None:
                     value = np.full(rows, np.nan)
                 else:
-                    selected = table[:, rows_t]
-                    value = selected.sum(axis=1) / (selected.shape[1] * len(RECALL_THRESHOLDS))
+                    selected = table[rows_t]
+                    value = selected.sum(axis=0) / (selected.shape[0] * len(RECALL_THRESHOLDS))
                 out[f"{class_name}/{name}"] = value
                 per_class.append(value)
             stacked = np.stack(per_class) if per_class else np.full((1, rows), np.nan)
             # COCO's mean over every defined entry: each defined class has the same number of entries.
-            with np.errstate(invalid="ignore"):
-                defined = ~np.isnan(stacked)
-                count = defined.sum(axis=0)
-                total = np.where(defined, stacked, 0.0).sum(axis=0)
-                out[name] = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+            defined = ~np.isnan(stacked)
+            count = defined.sum(axis=0)
+            total = np.where(defined, stacked, 0.0).sum(axis=0)
+            out[name] = np.where(count > 0, total / np.maximum(count, 1), np.nan)
         return out
 
 
-def _group(images: Sequence[Mapping[str, ImageGroup]], key: str) -> _Group:
-    npig = np.zeros(len(images))
+def _segments(images: Sequence[Mapping[str, ImageGroup]], key: str, group: int, npig: np.ndarray) -> list[_Segment]:
+    """One class and area's sequences, one per IoU threshold that has a true positive (a sequence
+    without one has precision 0 at every recall point); fills ``npig`` per image."""
     image_of, scores, matched, ignored = [], [], [], []
     for index, image in enumerate(images):
         if key not in image:
@@ -120,48 +149,44 @@ def _group(images: Sequence[Mapping[str, ImageGroup]], key: str) -> _Group:
     image_of = np.asarray(image_of, dtype=np.intp)[order]
     matched_bits = np.asarray(matched, dtype=np.int64)[order]
     ignored_bits = np.asarray(ignored, dtype=np.int64)[order]
-    thresholds = []
+    out = []
     for t in range(IOU_THRESHOLDS):
         kept = (ignored_bits >> t) & 1 == 0
         is_tp = ((matched_bits >> t) & 1 == 1)[kept]
         images_kept = image_of[kept]
         tp_at = np.flatnonzero(is_tp)
         fp_at = np.flatnonzero(~is_tp)
-        thresholds.append(_Threshold(images_kept[tp_at], images_kept[fp_at], np.searchsorted(fp_at, tp_at)))
-    return _Group(npig, tuple(thresholds))
-
-
-def _precision_sums(group: _Group, weights_t: np.ndarray) -> np.ndarray:
-    """(resamples x IoU thresholds): sum over the 101 recall points of the interpolated precision;
-    NaN in rows without ground truth. ``weights_t`` is images x resamples (rows gather fast)."""
-    npig = group.npig @ weights_t
-    out = np.zeros((weights_t.shape[1], IOU_THRESHOLDS))
-    for t, threshold in enumerate(group.thresholds):
-        if not threshold.tp_images.size:
-            continue  # no true positive: precision 0 at every recall point
-        tp = np.cumsum(weights_t[threshold.tp_images], axis=0)
-        fp = np.zeros_like(tp)
-        if threshold.fp_images.size:
-            fp_cum = np.cumsum(weights_t[threshold.fp_images], axis=0)
-            fp_cum = np.concatenate([np.zeros_like(fp_cum[:1]), fp_cum])
-            fp = fp_cum[threshold.fp_before]
-        precision = tp / (fp + tp + _EPS)
-        best_after = np.maximum.accumulate(precision[::-1], axis=0)[::-1]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            recall = tp / npig
-        # The recall points a true positive is the first to reach: they take its interpolated precision.
-        reached = _points_reached(recall)
-        firsts = np.diff(reached, axis=0, prepend=0)
-        out[:, t] = (best_after * firsts).sum(axis=0)
-    out[npig == 0] = np.nan
+        if tp_at.size:
+            out.append(_Segment(group, t, images_kept[tp_at], images_kept[fp_at], np.searchsorted(fp_at, tp_at)))
     return out
+
+
+def _precision_sums(layout: ResampledMap, weights_t: np.ndarray, npig: np.ndarray) -> np.ndarray:
+    """(sequences x resamples): the sum over the 101 recall points of the interpolated precision."""
+    zero = np.zeros((1, weights_t.shape[1]), dtype=weights_t.dtype)
+    tp_cum = np.concatenate([zero, np.cumsum(weights_t[layout._tp_images], axis=0)])
+    tp = tp_cum[1:] - tp_cum[layout._tp_base]
+    if layout._fp_images.size:
+        fp_cum = np.concatenate([zero, np.cumsum(weights_t[layout._fp_images], axis=0)])
+        fp = fp_cum[layout._fp_at] - fp_cum[layout._fp_base]
+    else:
+        fp = np.zeros_like(tp)
+    precision = tp / (fp + tp + _EPS)
+    best_after = np.maximum.accumulate((precision + layout._lift)[::-1], axis=0)[::-1] - layout._lift
+    recall = tp / np.maximum(npig[layout._group_of], 1)  # rows without ground truth are NaN later
+    # The recall points a true positive is the first to reach: they take its interpolated precision.
+    reached = _points_reached(recall)
+    before = np.empty_like(reached)
+    before[1:] = reached[:-1]
+    before[layout._first] = 0
+    return np.add.reduceat(best_after * (reached - before), layout._starts, axis=0)
 
 
 def _points_reached(recall: np.ndarray) -> np.ndarray:
     """How many recall points are <= each recall: ``searchsorted(RECALL_THRESHOLDS, recall, "right")``
     without the binary search (points are 0.01 apart; the guess is then corrected both ways)."""
     last = RECALL_THRESHOLDS.size - 1
-    guess = np.clip(np.floor(np.nan_to_num(recall) * last), 0, last).astype(np.intp)
+    guess = np.clip(np.floor(recall * last), 0, last).astype(np.intp)
     guess -= RECALL_THRESHOLDS[guess] > recall  # rounding put the guess one point too far
     guess += (guess < last) & (RECALL_THRESHOLDS[np.minimum(guess + 1, last)] <= recall)  # or one short
     return guess + 1

@@ -298,13 +298,16 @@ class HarnessRun:
             name: suite_metrics(
                 [v for result in results for v in result.verdicts],
                 with_masks=all(result.model.task == "segment" for result in results),
+                # A case's bootstrap data does not depend on its suite: the files' own, not read again.
+                samples=functools.partial(_pooled_samples, results),
             )
             for name, results in groups.items()
             if len(results) > 1
         }
 
     def intervals(self, metrics: SuiteMetrics) -> dict[str, tuple[float, float]]:
-        """The metrics' confidence intervals (empty with --harness-bootstrap 0)."""
+        """The metrics' confidence intervals, per tag too once something asked for those (empty with
+        --harness-bootstrap 0)."""
         if not self.settings.bootstrap:
             return {}
         return metrics.bootstrap(self.settings.bootstrap).intervals(self.settings.interval_confidence)
@@ -331,6 +334,10 @@ class HarnessRun:
 
             self._baseline = Baseline.load(self.settings.baseline)
         return self._baseline
+
+
+def _pooled_samples(results: list[SuiteResult]) -> list:
+    return [sample for result in results for sample in result.metrics.samples]
 
 
 RUN_KEY = pytest.StashKey[HarnessRun]()

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from harness.core.text import table
-from harness.evaluation.bootstrap import cases_to_halve, detectable_drop, paired_differences
+from harness.evaluation.bootstrap import HEADLINE_AREAS, cases_to_halve, detectable_drop, paired_differences
 from harness.evaluation.suites import SuiteResult
 from harness.reports.run_record import verdict_record
 
@@ -41,7 +41,8 @@ def model_comparison(
     headline = _headline(metrics_a | metrics_b)
     differences = {}
     if resamples:
-        found = paired_differences(a.metrics.samples, b.metrics.samples, metrics_a, metrics_b, resamples)
+        samples = a.metrics.samples, b.metrics.samples
+        found = paired_differences(*samples, metrics_a, metrics_b, resamples, areas=HEADLINE_AREAS)
         differences = {d.name: d for d in found}
     level = f"{confidence:.0%}"
     rows = []

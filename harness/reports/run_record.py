@@ -167,7 +167,7 @@ def _bootstrap_fields(settings: Any, metrics: SuiteMetrics, case_file: CaseFile)
     if not settings.bootstrap:
         return {}
     confidence = settings.interval_confidence
-    resampled = metrics.bootstrap(settings.bootstrap)
+    resampled = metrics.bootstrap(settings.bootstrap, full=True)
     return {
         "bootstrap": resampled.description(confidence),
         "intervals": _intervals(resampled.intervals(confidence)),

@@ -41,19 +41,29 @@ def test_the_weak_model_is_significantly_worse_and_the_shipped_model_is_not(pyte
     again.assert_outcomes(passed=1)
 
 
-def test_a_drop_within_the_noise_fails_the_point_rule_only(pytester):
-    """A baseline whose box.map50_95 is 0.02 above this run's: a drop beyond 0.01 by the point rule,
-    but 24 cases cannot tell 0.02 from chance at 95% (the suite detects drops of about 0.08)."""
-    pytester.makefile(".yaml", shapes=shipped_suite("shapes-detect.yaml"))
+# scene-001's four expected boxes moved by 5-6 pixels: the model now looks worse on that one case.
+SHIFTED = {
+    "[172, 88, 238, 154]": "[178, 94, 244, 160]",
+    "[257, 223, 303, 273]": "[262, 228, 308, 278]",
+    "[23, 230, 81, 295]": "[29, 236, 87, 301]",
+    "[207, 32, 251, 78]": "[212, 37, 256, 83]",
+}
+
+
+def test_one_worse_case_fails_the_point_rule_but_is_within_the_noise(pytester):
+    """One case of 24 gets worse: dozens of metrics drop by more than 0.01 (the point rule fails), but
+    a third of the resamples leave that case out, so the drop is not there with 95% confidence."""
+    text = shipped_suite("shapes-detect.yaml")
+    pytester.makefile(".yaml", shapes=text)
     pytester.runpytest("--harness-save-baseline", "baseline.json")
-    document = json.loads((pytester.path / "baseline.json").read_text())
-    metrics = document["suites"]["shapes.yaml"]["metrics"]
-    metrics["box.map50_95"] += 0.02
-    (pytester.path / "baseline.json").write_text(json.dumps(document))
+    for old, new in SHIFTED.items():
+        assert old in text
+        text = text.replace(old, new)
+    pytester.makefile(".yaml", shapes=text)
 
     point = pytester.runpytest("--harness-baseline", "baseline.json", BASELINE_ITEM)
     point.assert_outcomes(failed=1)
-    point.stdout.fnmatch_lines(["*1 suite metrics dropped more than 0.01 (worst box.map50_95 -0.0200)*"])
+    point.stdout.fnmatch_lines(["* suite metrics dropped more than 0.01 (worst per_tag.dark.box.map75 *"])
     pytester.runpytest(*SIGNIFICANT, BASELINE_ITEM).assert_outcomes(passed=1)
 
 
