@@ -65,7 +65,6 @@ def write_summary(terminalreporter, run: HarnessRun, config: pytest.Config) -> N
     # The summary ends with what matters most: the suite metrics, then the worst five cases.
     settings = run.settings
     suites = {key: r.metrics for key, r in run.complete_suites.items() if isinstance(r, SuiteResult)}
-    suites |= run.directory_metrics
     if suites and settings.bootstrap:
         write(
             f"intervals: {settings.interval_confidence:.0%} {METHOD} bootstrap over cases, "
@@ -73,6 +72,10 @@ def write_summary(terminalreporter, run: HarnessRun, config: pytest.Config) -> N
         )
     for key, metrics in suites.items():
         write(f"{key}: {format_suite_metrics(metrics, run.intervals(metrics))}")
+    # A folder's pooled metrics are for the record: their intervals (as costly as all its files') are
+    # in the JSON record and the report, not here.
+    for key, metrics in run.directory_metrics.items():
+        write(f"{key}: {format_suite_metrics(metrics)}")
     worst = [v for v in worst_cases(list(run.verdicts.values())) if v.worst_iou is not None]
     if worst:
         write("worst cases: " + "; ".join(f"{v.case.name} {summarize_verdict(v)}" for v in worst))
