@@ -85,9 +85,15 @@ def compare_records(records: Sequence[Path], out=None) -> int:
             documents.append(json.loads(path.read_text(encoding="utf-8")))
         except (OSError, ValueError) as exc:
             raise HarnessError(f"{path}: cannot read it as a run record (--harness-json): {exc}") from None
-        if documents[-1].get("schema") != "vision-harness/run-record":
+        if not isinstance(documents[-1], dict) or documents[-1].get("schema") != "vision-harness/run-record":
             raise HarnessError(f"{path}: not a vision-harness run record (write one with pytest --harness-json)")
-    print("\n".join(record_comparison(*documents, [p.name for p in records])), file=out)
+    try:
+        lines = record_comparison(*documents, [p.name for p in records])
+    except (KeyError, TypeError, IndexError) as exc:
+        raise HarnessError(
+            f"{records[0]} or {records[1]}: not a complete run record ({exc!r} missing or malformed)"
+        ) from None
+    print("\n".join(lines), file=out)
     return 0
 
 

@@ -31,7 +31,7 @@ from typing import Any
 from harness.core.atomic import write_text_atomically
 from harness.core.errors import HarnessError
 from harness.core.text import table
-from harness.evaluation.bootstrap import Difference, paired_differences
+from harness.evaluation.bootstrap import Difference, paired_differences, sample_problem
 from harness.evaluation.matching import CaseVerdict
 from harness.evaluation.suites import SuiteResult
 
@@ -167,6 +167,13 @@ def baseline_differences(recorded: dict[str, Any], result: SuiteResult, resample
     names = [name for name in now if "bootstrap" in cases.get(name, {})]
     if not names:
         return None
+    for name in names:
+        problem = sample_problem(cases[name]["bootstrap"])
+        if problem:
+            raise HarnessError(
+                f"baseline: suite {result.case_file.path.name}, case {name!r}: bootstrap.{problem}; "
+                "write the baseline again with --harness-save-baseline"
+            )
     tags = sorted({tag for name in names for tag in now[name][0].case.tags})
     positions = {tag: [i for i, name in enumerate(names) if tag in now[name][0].case.tags] for tag in tags}
     return paired_differences(

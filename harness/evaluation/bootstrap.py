@@ -31,6 +31,42 @@ CaseSample = dict[str, Any]
 COUNT_NAMES = ("precision", "recall", "f1")
 
 
+def sample_problem(sample: Any) -> str | None:
+    """What is wrong with a :data:`CaseSample` read from a file (a baseline), or None."""
+    if not isinstance(sample, dict) or not isinstance(sample.get("counts"), dict):
+        return "expected {counts: ..., coco: ...}"
+    for kind, table in sample["counts"].items():
+        if not isinstance(table, dict) or not all(_counts_ok(row) for row in table.values()):
+            return f"counts.{kind}: expected class -> [found, expected, predicted]"
+    coco = sample.get("coco", {})
+    if not isinstance(coco, dict):
+        return "coco: expected a mapping"
+    for kind, groups in coco.items():
+        if not isinstance(groups, dict):
+            return f"coco.{kind}: expected a mapping"
+        for key, group in groups.items():
+            if key.rpartition("/")[2] not in AREAS or not _group_ok(group):
+                return f"coco.{kind}.{key}: expected [ground truth, scores, matched bits, ignored bits]"
+    return None
+
+
+def _counts_ok(row: Any) -> bool:
+    return isinstance(row, list) and len(row) == 3 and all(type(v) is int and v >= 0 for v in row)
+
+
+def _group_ok(group: Any) -> bool:
+    if not (isinstance(group, list) and len(group) == 4 and type(group[0]) is int and group[0] >= 0):
+        return False
+    scores, matched, ignored = group[1:]
+    lists = all(isinstance(v, list) for v in (scores, matched, ignored))
+    return (
+        lists
+        and len(scores) == len(matched) == len(ignored)
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in scores)
+        and all(type(v) is int and 0 <= v < 1 << 10 for v in matched + ignored)
+    )
+
+
 def draw(cases: int, resamples: int, seed: int = SEED) -> np.ndarray:
     """Resamples x cases: how often each case is drawn in each resample (multinomial counts)."""
     picks = np.random.default_rng(seed).integers(0, cases, size=(resamples, cases))

@@ -209,7 +209,10 @@ class BaselineItem(_SuiteItem):
         max_drop, confidence = run.settings.max_drop, run.settings.confidence
         header = f"{key}: model {self.result.model.name} against baseline {run.baseline.path}"
         if confidence is not None:
-            differences = baseline_differences(recorded, self.result, run.settings.bootstrap)
+            try:
+                differences = baseline_differences(recorded, self.result, run.settings.bootstrap)
+            except HarnessError as exc:
+                raise HarnessError(str(exc).replace("baseline:", f"baseline {run.baseline.path}:", 1)) from None
             if differences is not None:
                 dropped = [d for d in differences if d.significant(max_drop, confidence)]
                 if dropped:

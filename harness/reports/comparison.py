@@ -123,7 +123,7 @@ def case_flips(cases_a: list[dict], cases_b: list[dict], names: Sequence[str]) -
         passed = case["verdict"]["passed"], other["verdict"]["passed"]
         margins = margin(case["verdict"]), margin(other["verdict"])
         row = [
-            f"{case['suite']}::{case['name']}" if case["suite"] else case["name"],
+            printable(f"{case['suite']}::{case['name']}" if case["suite"] else case["name"]),
             " -> ".join("pass" if p else "FAIL" for p in passed),
             _signed(margins[0]),
             _signed(margins[1]),
@@ -139,6 +139,11 @@ def case_flips(cases_a: list[dict], cases_b: list[dict], names: Sequence[str]) -
     return lines
 
 
+def printable(text: str) -> str:
+    """Text from a run record as it may be printed: a forged record's control characters escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
 def _signed(value: float | None) -> str:
     return "-" if value is None else f"{value:+.4f}"
 
@@ -152,11 +157,12 @@ def record_comparison(a: dict[str, Any], b: dict[str, Any], names: Sequence[str]
         other = suites_b.get(suite["key"])
         if other is None or not suite["complete"] or not other["complete"]:
             continue
-        lines.append(f"\n{suite['key']} ({suite['cases']} cases): {names[0]} -> {names[1]}")
+        lines.append(f"\n{printable(suite['key'])} ({suite['cases']} cases): {names[0]} -> {names[1]}")
         rows = []
         for key in _headline(suite["metrics"] | other["metrics"]):
             va, vb = suite["metrics"].get(key), other["metrics"].get(key)
-            rows.append([key, _number(va), _number(vb), _change(va, vb), _interval(suite, key), _interval(other, key)])
+            row = [key, _number(va), _number(vb), _change(va, vb), _interval(suite, key), _interval(other, key)]
+            rows.append(row)
         lines += table(["metric", names[0], names[1], "change", f"interval {names[0]}", f"interval {names[1]}"], rows)
     lines.append("")
     lines += case_flips(a["cases"], b["cases"], names)

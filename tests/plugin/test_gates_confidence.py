@@ -85,6 +85,23 @@ def test_a_baseline_without_bootstrap_data_falls_back_to_the_point_rule_with_a_n
     )
 
 
+def test_malformed_bootstrap_data_in_a_baseline_is_one_line(pytester):
+    pytester.makefile(".yaml", shapes=shipped_suite("shapes-detect.yaml"))
+    pytester.runpytest("--harness-save-baseline", "baseline.json")
+    document = json.loads((pytester.path / "baseline.json").read_text())
+    document["suites"]["shapes.yaml"]["cases"]["scene-001"]["bootstrap"] = {"counts": {"box": "many"}}
+    (pytester.path / "baseline.json").write_text(json.dumps(document))
+    result = pytester.runpytest(*SIGNIFICANT, BASELINE_ITEM)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "baseline baseline.json: suite shapes.yaml, case 'scene-001': bootstrap.counts.box: expected class -> "
+            "[[]found, expected, predicted[]]; write the baseline again with --harness-save-baseline"
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()
+
+
 def test_metric_gates_with_a_confidence(pytester):
     """box.map50_95 is 0.950 [0.939, 0.962] on the shipped detect suite: a minimum of 0.955 fails the
     point rule but not 95% confidence; 0.99 fails both, with the bound in the report."""

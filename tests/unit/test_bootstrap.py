@@ -26,6 +26,7 @@ from harness.evaluation.bootstrap import (
     interval,
     paired_differences,
     resampled_values,
+    sample_problem,
 )
 from harness.evaluation.resampled_map import RECALL_THRESHOLDS, ResampledMap, _points_reached, images_from_evaluation
 
@@ -244,3 +245,21 @@ def test_paired_bootstrap_flags_a_real_drop_and_not_noise():
             if d.name == "box.recall"
         ]
         assert difference.significant(0.01, 0.95) is flagged
+
+
+@pytest.mark.parametrize(
+    ("sample", "problem"),
+    [
+        ({"counts": {"box": {"": [1, 2, 1]}}, "coco": {"box": {"a/all": [1, [0.9], [1023], [0]]}}}, None),
+        ([], "expected {counts: ..., coco: ...}"),
+        ({"counts": {"box": {"": [1, 2]}}}, "counts.box: expected class -> [found, expected, predicted]"),
+        ({"counts": {"box": {"": [1, -2, 1]}}}, "counts.box: expected class -> [found, expected, predicted]"),
+        ({"counts": {}, "coco": {"box": {"a/huge": [1, [], [], []]}}}, "coco.box.a/huge: expected [ground truth,"),
+        ({"counts": {}, "coco": {"box": {"a/all": [1, [0.9], [1024], [0]]}}}, "coco.box.a/all: expected"),
+        ({"counts": {}, "coco": {"box": {"a/all": [1, [0.9, 0.8], [1], [0]]}}}, "coco.box.a/all: expected"),
+        ({"counts": {}, "coco": {"box": {"a/all": [True, [], [], []]}}}, "coco.box.a/all: expected"),
+    ],
+)
+def test_bootstrap_data_read_from_a_baseline_is_checked(sample, problem):
+    found = sample_problem(sample)
+    assert found == problem if problem is None else found.startswith(problem)
