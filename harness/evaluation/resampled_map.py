@@ -27,6 +27,7 @@ import numpy as np
 IOU_THRESHOLDS = 10  # COCOeval's 0.50:0.05:0.95
 RECALL_THRESHOLDS = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True)  # as COCOeval
 AREAS = ("all", "small", "medium", "large")  # COCOeval's area ranges, in its order
+AREA_RANGES = {"all": (0.0, 1e10), "small": (0.0, 32.0**2), "medium": (32.0**2, 96.0**2), "large": (96.0**2, 1e10)}
 _EPS = np.spacing(1)  # COCOeval's guard against 0 / 0
 # (our name, IoU threshold rows, area) of COCOeval.summarize's stats 0-5.
 MAP_NAMES = (
@@ -193,12 +194,12 @@ def _points_reached(recall: np.ndarray) -> np.ndarray:
 
 
 def images_from_evaluation(
-    eval_imgs: Sequence[Mapping | None], image_ids: Sequence[int], classes: Mapping[int, str], area_ranges: Sequence
+    eval_imgs: Sequence[Mapping | None], image_ids: Sequence[int], classes: Mapping[int, str]
 ) -> list[dict[str, ImageGroup]]:
     """Per image of ``image_ids``, its :data:`ImageGroup` per ``"class/area"``, from COCOeval's
     ``evalImgs`` (pycocotools, with its None entries) or hotcoco's ``eval_imgs`` (which leaves them out)."""
     position = {image_id: index for index, image_id in enumerate(image_ids)}
-    areas = {tuple(float(x) for x in rng): name for rng, name in zip(area_ranges, AREAS, strict=True)}
+    areas = {rng: name for name, rng in AREA_RANGES.items()}
     out: list[dict[str, ImageGroup]] = [{} for _ in image_ids]
     for entry in eval_imgs:
         if entry is None or entry["maxDet"] != 100 or entry["image_id"] not in position:

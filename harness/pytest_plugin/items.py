@@ -185,7 +185,7 @@ class GateItem(_SuiteItem):
 
     def runtest(self) -> None:
         settings = self.run.settings
-        verdict = decide_gate(self.result.metrics, self.gate, settings.confidence, settings.bootstrap)
+        verdict = decide_gate(self.result.metrics, self.gate, settings.confidence, settings.resamples)
         if verdict.passed:
             return
         report = format_gate_failure(self.result, self.gate, verdict.value)
@@ -210,7 +210,7 @@ class BaselineItem(_SuiteItem):
         header = f"{key}: model {self.result.model.name} against baseline {run.baseline.path}"
         if confidence is not None:
             try:
-                differences = baseline_differences(recorded, self.result, run.settings.bootstrap)
+                differences = baseline_differences(recorded, self.result, run.settings.resamples)
             except HarnessError as exc:
                 raise HarnessError(str(exc).replace("baseline:", f"baseline {run.baseline.path}:", 1)) from None
             if differences is not None:

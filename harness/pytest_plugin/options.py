@@ -68,8 +68,9 @@ def add_options(parser: pytest.Parser) -> None:
         "--harness-bootstrap",
         metavar="N",
         type=int,
-        help=f"resamples of the cases for confidence intervals of suite metrics; 0 turns them off (default: "
-        f"harness_bootstrap ini, else {DEFAULT_RESAMPLES})",
+        help=f"resamples of the cases for confidence intervals of suite metrics, shown in the summary; 0 turns "
+        f"them off (default: harness_bootstrap ini, else {DEFAULT_RESAMPLES} where something uses them: the JSON "
+        "record, the HTML report, --harness-confidence, a gate's confidence)",
     )
     group.addoption(
         "--harness-update",
@@ -104,7 +105,10 @@ def add_options(parser: pytest.Parser) -> None:
         type="bool",
         default=False,
     )
-    parser.addini("harness_bootstrap", f"resamples for confidence intervals, 0: none (default: {DEFAULT_RESAMPLES})")
+    parser.addini(
+        "harness_bootstrap",
+        f"resamples for confidence intervals, in every summary; 0: none (default: {DEFAULT_RESAMPLES}, when used)",
+    )
     parser.addini("harness_files", "glob patterns of case-file names (default: *.yaml *.yml)", type="args")
     parser.addini(
         "harness_max_case_file_mb",

@@ -52,8 +52,13 @@ class Settings:
     search_examples: int = 25  # --harness-search-examples: examples a search judges before it gives up
     compare_override: str | None = None  # --harness-compare-to: the parity model of every case file
     max_case_file_mb: float = MAX_CASE_FILE_MB  # harness_max_case_file_mb: bigger case files are refused
-    bootstrap: int = DEFAULT_RESAMPLES  # --harness-bootstrap: resamples for intervals (0: none)
+    bootstrap: int | None = None  # --harness-bootstrap: resamples (0: no intervals; None: when something uses them)
     confidence: float | None = None  # --harness-confidence: the significance rule (None: the point rule)
+
+    @property
+    def resamples(self) -> int:
+        """Resamples wherever intervals are made: --harness-bootstrap's, else the default."""
+        return DEFAULT_RESAMPLES if self.bootstrap is None else self.bootstrap
 
     @property
     def interval_confidence(self) -> float:
@@ -130,10 +135,10 @@ def _positive_float(config: pytest.Config, name: str, default: float) -> float:
     return value
 
 
-def _resamples(config: pytest.Config) -> int:
+def _resamples(config: pytest.Config) -> int | None:
     option, raw = config.getoption("harness_bootstrap"), config.getini("harness_bootstrap")
     if option is None and not raw:
-        return DEFAULT_RESAMPLES
+        return None  # when something uses them: a record, a report, the significance rule
     where = "--harness-bootstrap" if option is not None else "harness_bootstrap ="
     try:
         value = option if option is not None else int(raw)
@@ -305,12 +310,13 @@ class HarnessRun:
             if len(results) > 1
         }
 
-    def intervals(self, metrics: SuiteMetrics) -> dict[str, tuple[float, float]]:
-        """The metrics' confidence intervals, per tag too once something asked for those (empty with
-        --harness-bootstrap 0)."""
-        if not self.settings.bootstrap:
+    def intervals(self, metrics: SuiteMetrics, *, needed: bool = True) -> dict[str, tuple[float, float]]:
+        """The metrics' confidence intervals (empty with --harness-bootstrap 0). Unless ``needed``
+        (the summary), only when --harness-bootstrap asks for them or they were made anyway."""
+        settings = self.settings
+        if settings.bootstrap == 0 or not (needed or settings.bootstrap or metrics.bootstrapped(settings.resamples)):
             return {}
-        return metrics.bootstrap(self.settings.bootstrap).intervals(self.settings.interval_confidence)
+        return metrics.bootstrap(settings.resamples).intervals(settings.interval_confidence)
 
     def save_baseline(self) -> None:
         """--harness-save-baseline: write every complete suite's metrics and per-object IoU."""
@@ -336,8 +342,9 @@ class HarnessRun:
         return self._baseline
 
 
-def _pooled_samples(results: list[SuiteResult]) -> list:
-    return [sample for result in results for sample in result.metrics.samples]
+def _pooled_samples(results: list[SuiteResult], areas: tuple[str, ...]) -> list:
+    full = len(areas) > 1  # all four area ranges, or the headline's "all"
+    return [s for r in results for s in (r.metrics.samples if full else r.metrics.headline_samples)]
 
 
 RUN_KEY = pytest.StashKey[HarnessRun]()

@@ -65,13 +65,16 @@ def write_summary(terminalreporter, run: HarnessRun, config: pytest.Config) -> N
     # The summary ends with what matters most: the suite metrics, then the worst five cases.
     settings = run.settings
     suites = {key: r.metrics for key, r in run.complete_suites.items() if isinstance(r, SuiteResult)}
-    if suites and settings.bootstrap:
+    # The bootstrap costs about half a warm run of cached predictions: the summary shows intervals
+    # when --harness-bootstrap asks, or when the run made them anyway (record, report, the rule).
+    intervals = {key: run.intervals(metrics, needed=False) for key, metrics in suites.items()}
+    if any(intervals.values()):
         write(
             f"intervals: {settings.interval_confidence:.0%} {METHOD} bootstrap over cases, "
-            f"{settings.bootstrap} resamples (--harness-bootstrap)"
+            f"{settings.resamples} resamples (--harness-bootstrap)"
         )
     for key, metrics in suites.items():
-        write(f"{key}: {format_suite_metrics(metrics, run.intervals(metrics))}")
+        write(f"{key}: {format_suite_metrics(metrics, intervals[key])}")
     # A folder's pooled metrics are for the record: their intervals (as costly as all its files') are
     # in the JSON record and the report, not here.
     for key, metrics in run.directory_metrics.items():

@@ -41,7 +41,7 @@ def model_comparison(
     headline = _headline(metrics_a | metrics_b)
     differences = {}
     if resamples:
-        samples = a.metrics.samples, b.metrics.samples
+        samples = a.metrics.headline_samples, b.metrics.headline_samples
         found = paired_differences(*samples, metrics_a, metrics_b, resamples, areas=HEADLINE_AREAS)
         differences = {d.name: d for d in found}
     level = f"{confidence:.0%}"

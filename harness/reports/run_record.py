@@ -62,8 +62,10 @@ class JudgedRun(Protocol):
 
     def models_used(self) -> list[Model]: ...
 
+    def intervals(self, metrics: SuiteMetrics, *, needed: bool = True) -> dict[str, tuple[float, float]]: ...
+
     @property
-    def settings(self) -> Any: ...  # bootstrap (resamples, 0: off), confidence, interval_confidence
+    def settings(self) -> Any: ...  # bootstrap (0: off), resamples, confidence, interval_confidence
 
 
 def run_record(run: JudgedRun, outputs: RunOutputs, invocation: Invocation, *, exit_status: int) -> dict[str, Any]:
@@ -98,7 +100,7 @@ def run_record(run: JudgedRun, outputs: RunOutputs, invocation: Invocation, *, e
             suite |= _bootstrap_fields(run.settings, result.metrics, case_file)
             settings = run.settings
             for gate in case_file.gates:
-                verdict = decide_gate(result.metrics, gate, settings.confidence, settings.bootstrap)
+                verdict = decide_gate(result.metrics, gate, settings.confidence, settings.resamples)
                 suite["gates"].append(
                     {
                         "metric": gate.path,
@@ -150,7 +152,11 @@ def run_record(run: JudgedRun, outputs: RunOutputs, invocation: Invocation, *, e
         "totals": {"items": counts, "cases": case_counts},
         "suites": suites,
         "directories": [
-            {"key": key, "metrics": _numbers(metrics.flat()), "intervals": _intervals(run.intervals(metrics))}
+            {
+                "key": key,
+                "metrics": _numbers(metrics.flat()),
+                "intervals": _intervals(run.intervals(metrics, needed=False)),
+            }
             for key, metrics in run.directory_metrics.items()
         ],
         "cases": cases,
@@ -164,14 +170,16 @@ def run_record(run: JudgedRun, outputs: RunOutputs, invocation: Invocation, *, e
 
 def _bootstrap_fields(settings: Any, metrics: SuiteMetrics, case_file: CaseFile) -> dict[str, Any]:
     """A suite's intervals and what it can detect (none with --harness-bootstrap 0)."""
-    if not settings.bootstrap:
+    if settings.bootstrap == 0:
         return {}
     confidence = settings.interval_confidence
-    resampled = metrics.bootstrap(settings.bootstrap, full=True)
+    # Headline metrics, overall and per class; the area ranges and tags only where a gate or the
+    # baseline comparison resampled them (they would cost several times the rest: docs/gates.md).
+    resampled = metrics.bootstrap(settings.resamples)
     return {
         "bootstrap": resampled.description(confidence),
         "intervals": _intervals(resampled.intervals(confidence)),
-        "detectable": _numbers(detectable(metrics, settings.bootstrap, confidence, case_file.gates)),
+        "detectable": _numbers(detectable(metrics, settings.resamples, confidence, case_file.gates)),
     }
 
 

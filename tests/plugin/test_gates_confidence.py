@@ -151,6 +151,22 @@ def test_intervals_in_the_summary_and_the_record_are_deterministic(pytester):
     assert 0 < first["detectable"]["mask.map50_95"] < 0.1
 
 
+def test_intervals_only_where_used_unless_asked_for(pytester):
+    """A plain run makes no intervals (the bootstrap would double a warm run of cached predictions);
+    --harness-bootstrap N puts them in the summary."""
+    pytester.makefile(".yaml", shapes=shipped_suite("shapes-detect.yaml"))
+    plain = pytester.runpytest("-k", "not robustness")
+    assert "intervals:" not in plain.stdout.str()
+    plain.stdout.fnmatch_lines(["shapes.yaml: box mAP50-95 0.950 mAP50 1.000 P 1.000 R 1.000"])
+    asked = pytester.runpytest("-k", "not robustness", "--harness-bootstrap", "200")
+    asked.stdout.fnmatch_lines(
+        [
+            "intervals: 95% percentile bootstrap over cases, 200 resamples (--harness-bootstrap)",
+            "shapes.yaml: box mAP50-95 0.950 [[]0.9*, 0.9*[]] mAP50 1.000 [[]1.000, 1.000[]] *",
+        ]
+    )
+
+
 def test_bootstrap_zero_turns_intervals_off(pytester):
     pytester.makefile(".yaml", shapes=shipped_suite("shapes-detect.yaml"))
     result = pytester.runpytest("--harness-bootstrap", "0", "--harness-json", "run.json")
