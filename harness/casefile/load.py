@@ -41,6 +41,7 @@ from harness.core.config import (
     CompareTo,
     Gate,
     Thresholds,
+    check_confidence,
     resolve_model,
 )
 from harness.core.errors import CaseFileError
@@ -176,7 +177,13 @@ def _named_image(path: Path, raw: Any) -> Path | None:
 
 def _gates(fields: Fields, raw: Any, task: str | None) -> tuple[Gate, ...]:
     """``metrics:`` gates: metric minimums for the whole file, and per class and per tag."""
-    raw = fields.mapping(raw, "metrics", (*METRICS, "per_class", "per_tag"))
+    raw = fields.mapping(raw, "metrics", (*METRICS, "per_class", "per_tag", "confidence"))
+    confidence = None
+    if "confidence" in raw:
+        confidence = fields.number(raw["confidence"], "metrics.confidence")
+        problem = check_confidence(confidence)
+        if problem:
+            raise fields.error("metrics.confidence", f"{problem} (or leave it out for the point rule)")
     gates = []
 
     def minimums(values: Any, where: str, prefix: str) -> None:
@@ -184,7 +191,8 @@ def _gates(fields: Fields, raw: Any, task: str | None) -> tuple[Gate, ...]:
         for name, minimum in values.items():
             if name.startswith("mask.") and task == "detect":
                 raise fields.error(f"{where}.{name}", "the file's task is detect, which has no mask metrics")
-            gates.append(Gate(prefix + name, fields.number(minimum, f"{where}.{name}", low=0.0, high=1.0)))
+            minimum = fields.number(minimum, f"{where}.{name}", low=0.0, high=1.0)
+            gates.append(Gate(prefix + name, minimum, confidence))
 
     minimums({k: v for k, v in raw.items() if k in METRICS}, "metrics", "")
     for scope in ("per_class", "per_tag"):

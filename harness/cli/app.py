@@ -1,6 +1,7 @@
 """The ``vision-harness`` command line: the parser of every subcommand, and ``main``.
 
 vision-harness compare cases/ --model A.pt --model B.pt   # per-suite and per-case deltas, no baseline needed
+vision-harness compare --records cpu.json cuda.json      # two runs' metrics and the cases whose verdict flips
 vision-harness import coco|yolo ... / export coco / new / review   # adding golden cases: docs/adding-cases.md
 vision-harness predict cases/ [--ray local|ADDRESS] [--cache-url s3://...]   # fill the cache ahead: docs/scale.md
 """
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harness.cli.common import add_target_options, add_trust_option, command
-from harness.cli.compare import compare
+from harness.cli.compare import add_compare, check_compare, compare, compare_records
 from harness.cli.golden_commands import (
     add_export,
     add_import,
@@ -34,17 +35,7 @@ def _parser() -> argparse.ArgumentParser:
         "(review), export them, compare models. Run the cases themselves with pytest.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    comparing = command(
-        commands,
-        "compare",
-        "compare two models on the same golden cases",
-        "Run two models over the same case files and print suite-metric and per-case deltas "
-        "(second model minus first), worst first. No baseline file is needed.",
-    )
-    comparing.add_argument("paths", nargs="+", type=Path, help="case files, or folders to search for them")
-    comparing.add_argument("--model", action="append", required=True, metavar="PATH", help="give exactly twice: A, B")
-    comparing.add_argument("--device", help="inference device, e.g. cpu or cuda:0 (default: Ultralytics' choice)")
-    add_trust_option(comparing)
+    add_trust_option(add_compare(commands))
     add_import(commands)
     add_export(commands)
     add_predict(commands)
@@ -95,8 +86,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    if args.command == "compare" and len(args.model) != 2:
-        parser.error(f"compare needs --model exactly twice, got {len(args.model)}")
+    if args.command == "compare":
+        check_compare(parser, args)
     run = {
         "compare": None,
         "import": run_import,
@@ -106,8 +97,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "predict": run_predict,
     }[args.command]
     try:
+        if run is None and args.records:
+            return compare_records(args.records)
         if run is None:
-            return compare(args.paths, args.model, args.device, trust_pickles=args.trust_pickles)
+            return compare(
+                args.paths,
+                args.model,
+                args.device,
+                trust_pickles=args.trust_pickles,
+                resamples=args.bootstrap,
+                confidence=args.confidence,
+                max_drop=args.max_drop,
+            )
         return run(args, sys.stdout)
     except (HarnessError, FileNotFoundError) as exc:
         print(f"vision-harness: {exc}", file=sys.stderr)

@@ -96,10 +96,28 @@ METRICS = tuple(f"{kind}.{name}" for kind in METRIC_KINDS for name in METRIC_NAM
 
 @dataclass(frozen=True)
 class Gate:
-    """A minimum for one suite metric: ``path`` is e.g. ``mask.map50_95`` or ``per_tag.night.box.map50``."""
+    """A minimum for one suite metric: ``path`` is e.g. ``mask.map50_95`` or ``per_tag.night.box.map50``.
+
+    ``confidence`` (the file's ``metrics: {confidence: 0.95}``): fail only when the metric is below the
+    minimum with that confidence (docs/gates.md); None: the point rule, or --harness-confidence."""
 
     path: str
     minimum: float
+    confidence: float | None = None
+
+
+# The bootstrap (harness/evaluation/bootstrap.py): resamples by default (measured cheap enough in
+# bench/bootstrap_cost.py, docs/gates.md), and the confidence of the intervals shown by default.
+DEFAULT_RESAMPLES = 1000
+DEFAULT_CONFIDENCE = 0.95
+
+
+def check_confidence(value: float) -> str | None:
+    """Why ``value`` is not a usable confidence, or None. Below 0.5 a one-sided bound lies on the
+    wrong side of the estimate; 1 would need infinitely many resamples."""
+    if not 0.5 <= value < 1:
+        return f"expected a confidence in [0.5, 1), e.g. 0.95, got {value:g}"
+    return None
 
 
 # The file suffixes Ultralytics reads as images (its ultralytics.data.utils.IMG_FORMATS, which a

@@ -7,13 +7,16 @@ A baseline file (format version 1)::
          "model": "shapes-seg.pt", "model_sha256": "...", "task": "segment", "device": "cpu",
          "predict": {"imgsz": 256, "conf": 0.25},
          "metrics": {"box.map50_95": 0.89, ..., "per_tag.dark.mask.f1": 0.93},
-         "cases": {"scene-001": {"objects": [{"class": "circle", "box_iou": 0.95, "mask_iou": 0.96}, ...]}}}},
+         "cases": {"scene-001": {"objects": [{"class": "circle", "box_iou": 0.95, "mask_iou": 0.96}, ...],
+                                 "bootstrap": {"counts": ..., "coco": ...}}}}},
      "directories": {"cases/ (shapes-seg.pt)": {"box.map50_95": 0.9, ...}}}
 
 ``directories`` holds the metrics over all case files of a folder run with the same model (where a
 folder has two or more), for the record; comparisons use the suites.
 
 Suite keys are case-file paths relative to pytest's rootdir, so a baseline travels with the repo.
+A case's ``bootstrap`` is what the paired bootstrap needs of it (harness/evaluation/bootstrap.py's
+CaseSample, added later in version 1: a baseline without it is compared by the point rule).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from harness.core.atomic import write_text_atomically
 from harness.core.config import meets_minimum
 from harness.core.errors import HarnessError
 from harness.core.text import table
+from harness.evaluation.bootstrap import Difference, paired_differences, sample_problem
 from harness.evaluation.matching import CaseVerdict
 from harness.evaluation.suites import SuiteResult
 
@@ -91,7 +95,10 @@ def suite_record(result: SuiteResult) -> dict[str, Any]:
         "device": result.model.device_used,
         "predict": dict(result.case_file.predict),
         "metrics": result.metrics.flat(),
-        "cases": {verdict.case.name: case_record(verdict) for verdict in result.verdicts},
+        "cases": {
+            verdict.case.name: case_record(verdict) | {"bootstrap": sample}
+            for verdict, sample in zip(result.verdicts, result.metrics.samples, strict=True)
+        },
     }
 
 
@@ -151,3 +158,47 @@ def format_deltas(deltas: list[Delta], max_drop: float, *, limit: int | None = N
         mark = "" if meets_minimum(delta.change, -max_drop) else f"DROP > {max_drop:g}"
         rows.append([delta.name, f"{delta.baseline:.4f}", now, f"{delta.change:+.4f}", mark])
     return table(["", "baseline", "now", "change", ""], rows)
+
+
+def baseline_differences(recorded: dict[str, Any], result: SuiteResult, resamples: int) -> list[Difference] | None:
+    """Every baseline metric then and now with its paired bootstrap over the cases both runs judged
+    (matched by name), worst change first; None when the baseline keeps no bootstrap data (older files)."""
+    cases = recorded["cases"]
+    now = {v.case.name: (v, sample) for v, sample in zip(result.verdicts, result.metrics.samples, strict=True)}
+    names = [name for name in now if "bootstrap" in cases.get(name, {})]
+    if not names:
+        return None
+    for name in names:
+        problem = sample_problem(cases[name]["bootstrap"])
+        if problem:
+            raise HarnessError(
+                f"baseline: suite {result.case_file.path.name}, case {name!r}: bootstrap.{problem}; "
+                "write the baseline again with --harness-save-baseline"
+            )
+    tags = sorted({tag for name in names for tag in now[name][0].case.tags})
+    positions = {tag: [i for i, name in enumerate(names) if tag in now[name][0].case.tags] for tag in tags}
+    return paired_differences(
+        [cases[name]["bootstrap"] for name in names],
+        [now[name][1] for name in names],
+        recorded["metrics"],
+        result.metrics.flat(),
+        resamples,
+        tags=positions,
+    )
+
+
+def format_differences(differences: list[Difference], max_drop: float, confidence: float, limit: int = 20) -> list[str]:
+    """A table of paired differences, worst first: the change, its interval, and the verdict of the
+    significance rule; then what the suite can detect."""
+    rows = []
+    for d in differences[:limit]:
+        now = "-" if d.now is None else f"{d.now:.4f}"
+        found = d.interval(confidence)
+        shown = "-" if found is None else f"[{found[0]:+.4f}, {found[1]:+.4f}]"
+        bound = d.drop_lower_bound(confidence)
+        if d.significant(max_drop, confidence):
+            mark = f"DROP > {max_drop:g} ({confidence:.0%}: drop >= {bound:.4f})"
+        else:
+            mark = "within noise" if d.change < -max_drop else ""
+        rows.append([d.name, f"{d.then:.4f}", now, f"{d.change:+.4f}", shown, mark])
+    return table(["", "baseline", "now", "change", f"{confidence:.0%} interval", ""], rows)

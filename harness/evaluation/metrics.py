@@ -10,6 +10,7 @@ the IoU threshold each object sets.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 from collections.abc import Callable, Sequence
 
@@ -18,7 +19,9 @@ import numpy as np
 from harness.core.config import METRIC_KINDS as KINDS
 from harness.core.config import meets_minimum
 from harness.core.geometry import rle_area
+from harness.evaluation.bootstrap import HEADLINE_AREAS, Bootstrap, CaseSample, complete, headline_bootstrap
 from harness.evaluation.matching import CaseVerdict
+from harness.evaluation.resampled_map import AREA_RANGES, AREAS, images_from_evaluation
 
 _IOU_TYPE = {"box": "bbox", "mask": "segm"}
 # Our names for COCOeval.summarize's stats 0-5, and hotcoco's names for them in slice_by results.
@@ -47,6 +50,8 @@ class SuiteMetrics:
         tags: Sequence[str],
         tag_values: Callable[[], dict[str, dict[str, float]]],
         images: int,
+        samples: Callable[[tuple[str, ...]], list[CaseSample]] | None = None,
+        tag_positions: dict[str, list[int]] | None = None,
     ):
         self.values = values
         self.per_class = per_class
@@ -54,6 +59,34 @@ class SuiteMetrics:
         self.images = images
         self._tag_values = tag_values
         self._per_tag: dict[str, dict[str, float]] | None = None
+        self._samples = samples
+        self.tag_positions = tag_positions or {}
+        self._bootstraps: dict[int, Bootstrap] = {}
+
+    @functools.cached_property
+    def samples(self) -> list[CaseSample]:
+        """Per case, what the bootstrap needs (read from the COCO evaluation when first asked for)."""
+        return self._samples(AREAS) if self._samples is not None else []
+
+    @functools.cached_property
+    def headline_samples(self) -> list[CaseSample]:
+        """:attr:`samples` with the area range "all" only: what every run's bootstrap reads, in a
+        quarter of the time."""
+        return self._samples(HEADLINE_AREAS) if self._samples is not None else []
+
+    def bootstrapped(self, resamples: int) -> bool:
+        """Whether this bootstrap was made already (by a gate, a baseline, the run record)."""
+        return resamples in self._bootstraps
+
+    def bootstrap(self, resamples: int, *, full: bool = False) -> Bootstrap:
+        """Every metric resampled over the cases (harness/evaluation/bootstrap.py), once per count.
+        The area-range mAPs and per-tag metrics (which cost more than the rest together) only ``full``."""
+        if resamples not in self._bootstraps:
+            self._bootstraps[resamples] = headline_bootstrap(self.headline_samples, resamples)
+        found = self._bootstraps[resamples]
+        if full:
+            complete(found, self.samples, self.tag_positions)
+        return found
 
     @property
     def per_tag(self) -> dict[str, dict[str, float]]:
@@ -83,8 +116,15 @@ class SuiteMetrics:
         return out
 
 
-def suite_metrics(verdicts: Sequence[CaseVerdict], *, with_masks: bool) -> SuiteMetrics:
-    """Suite metrics of ``verdicts`` (one per case; cases sharing an image are separate images here)."""
+def suite_metrics(
+    verdicts: Sequence[CaseVerdict],
+    *,
+    with_masks: bool,
+    samples: Callable[[tuple[str, ...]], list[CaseSample]] | None = None,
+) -> SuiteMetrics:
+    """Suite metrics of ``verdicts`` (one per case; cases sharing an image are separate images here).
+
+    ``samples`` gives the cases' bootstrap data when it is known already (pooled suites)."""
     kinds = tuple(k for k in KINDS if k == "box" or (with_masks and _all_objects_have_masks(verdicts)))
     classes = sorted({o.expected.class_name for v in verdicts for o in v.objects} | _predicted_classes(verdicts))
     values: dict[str, float] = {}
@@ -100,6 +140,25 @@ def suite_metrics(verdicts: Sequence[CaseVerdict], *, with_masks: bool) -> Suite
             per_class[name] |= _map_values(evaluation, kind, category=index) | counts.get(name, {})
 
     tags = sorted({tag for v in verdicts for tag in v.case.tags})
+    positions = {tag: [i for i, v in enumerate(verdicts) if tag in v.case.tags] for tag in tags}
+
+    def read_samples(areas: tuple[str, ...]) -> list[CaseSample]:
+        out: list[CaseSample] = [{"counts": {}, "coco": {}} for _ in verdicts]
+        for kind in kinds:
+            for sample, verdict in zip(out, verdicts, strict=True):
+                sample["counts"][kind] = _case_counts(verdict, kind)
+            evaluation = evaluations[kind]
+            if evaluation is None:
+                continue
+            if areas != AREAS:
+                # A fresh evaluation of just these area ranges (hotcoco evaluates 1,000 images in
+                # milliseconds): its per-image records, which cost the time here, are fewer.
+                evaluation = _evaluate(datasets[kind], kind, image_ids=None, areas=areas)
+            names = {index + 1: name for index, name in enumerate(classes)}
+            images = images_from_evaluation(evaluation.eval_imgs, list(range(1, len(verdicts) + 1)), names)
+            for sample, groups in zip(out, images, strict=True):
+                sample["coco"][kind] = groups
+        return out
 
     def all_tag_values() -> dict[str, dict[str, float]]:
         ids = {tag: [i for i, v in enumerate(verdicts, start=1) if tag in v.case.tags] for tag in tags}
@@ -109,7 +168,8 @@ def suite_metrics(verdicts: Sequence[CaseVerdict], *, with_masks: bool) -> Suite
                 out[tag] |= maps | _count_values([verdicts[i - 1] for i in ids[tag]], kind)[None]
         return out
 
-    return SuiteMetrics(values, {k: v for k, v in per_class.items() if v}, tags, all_tag_values, len(verdicts))
+    per_class = {k: v for k, v in per_class.items() if v}
+    return SuiteMetrics(values, per_class, tags, all_tag_values, len(verdicts), samples or read_samples, positions)
 
 
 def _all_objects_have_masks(verdicts: Sequence[CaseVerdict]) -> bool:
@@ -193,8 +253,9 @@ def _load_coco(gt: dict, dt: list[dict]):
     return ground_truth, ground_truth.load_res(dt)
 
 
-def _evaluate(datasets, kind: str, *, image_ids: list[int] | None):
-    """An accumulated COCOeval over ``image_ids`` (all images when None); None when mAP is undefined."""
+def _evaluate(datasets, kind: str, *, image_ids: list[int] | None, areas: tuple[str, ...] | None = None):
+    """An accumulated COCOeval over ``image_ids`` (all images when None); None when mAP is undefined.
+    With ``areas``, only those area ranges, evaluated and not accumulated (for the bootstrap)."""
     if datasets is None:
         return None
     import hotcoco  # only for a suite with ground truth: its native module loads in ~0.1 s
@@ -202,8 +263,12 @@ def _evaluate(datasets, kind: str, *, image_ids: list[int] | None):
     evaluation = hotcoco.COCOeval(*datasets, _IOU_TYPE[kind])
     if image_ids is not None:
         evaluation.params.img_ids = image_ids
+    if areas is not None:
+        evaluation.params.area_rng = [list(AREA_RANGES[area]) for area in areas]
+        evaluation.params.area_rng_lbl = list(areas)
     evaluation.evaluate()
-    evaluation.accumulate()
+    if areas is None:
+        evaluation.accumulate()
     return evaluation
 
 
@@ -255,29 +320,38 @@ def _map_values(evaluation, kind: str, *, category: int | None = None) -> dict[s
     return out
 
 
+def _case_counts(verdict: CaseVerdict, kind: str) -> dict[str, list[int]]:
+    """One case's [found, expected, predicted] for all classes (key "") and for each class."""
+    counts: dict[str, list[int]] = {"": [0, 0, 0]}
+    for result in verdict.objects:
+        if result.expected.crowd:
+            continue  # COCO's crowd regions are neither found nor missed
+        if result.prediction is None:
+            found = False
+        elif kind == "box":  # found exactly when the case verdict says so: the same comparison
+            found = meets_minimum(result.box_iou, result.expected.box_iou)
+        else:
+            found = meets_minimum(result.mask_iou, result.expected.mask_iou)
+        for key in ("", result.expected.class_name):
+            row = counts.setdefault(key, [0, 0, 0])
+            row[0] += found
+            row[1] += 1
+    for j, name in enumerate(verdict.predictions.class_names):
+        if j in verdict.ignored:
+            continue
+        counts[""][2] += 1
+        counts.setdefault(name, [0, 0, 0])[2] += 1
+    return counts
+
+
 def _count_values(verdicts: Sequence[CaseVerdict], kind: str) -> dict[str | None, dict[str, float]]:
     """Precision, recall and F1 for all classes (key None) and for each class, in one pass."""
     counts: dict[str | None, list[int]] = {None: [0, 0, 0]}  # true positives, expected, predicted
     for verdict in verdicts:
-        for result in verdict.objects:
-            if result.expected.crowd:
-                continue  # COCO's crowd regions are neither found nor missed
-            # Found exactly when the case verdict says this object's IoU is good enough (same comparison).
-            if result.prediction is None:
-                found = False
-            elif kind == "box":
-                found = meets_minimum(result.box_iou, result.expected.box_iou)
-            else:
-                found = meets_minimum(result.mask_iou, result.expected.mask_iou)
-            for key in (None, result.expected.class_name):
-                row = counts.setdefault(key, [0, 0, 0])
-                row[0] += found
-                row[1] += 1
-        for j, name in enumerate(verdict.predictions.class_names):
-            if j in verdict.ignored:
-                continue
-            counts[None][2] += 1
-            counts.setdefault(name, [0, 0, 0])[2] += 1
+        for key, row in _case_counts(verdict, kind).items():
+            total = counts.setdefault(key or None, [0, 0, 0])
+            for i in range(3):
+                total[i] += row[i]
     out: dict[str | None, dict[str, float]] = {}
     for key, (true_positives, expected, predicted) in counts.items():
         values = {}

@@ -116,14 +116,21 @@ def format_gate_failure(result: SuiteResult, gate: Gate, value: float | None) ->
     return "\n".join(lines)
 
 
-def format_suite_metrics(metrics: SuiteMetrics) -> str:
-    """One line of the headline metrics of a suite, for the terminal summary."""
+def format_suite_metrics(metrics: SuiteMetrics, intervals: dict[str, tuple[float, float]] | None = None) -> str:
+    """One line of the headline metrics of a suite, for the terminal summary, each with its interval
+    (``0.873 [0.854, 0.896]``) when ``intervals`` has it."""
     values = metrics.values
+    intervals = intervals or {}
+
+    def shown(name: str) -> str:
+        found = intervals.get(name)
+        return f"{values.get(name, 0):.3f}" + ("" if found is None else f" [{found[0]:.3f}, {found[1]:.3f}]")
+
     parts = []
     for kind in ("box", "mask"):
         if f"{kind}.map50_95" in values:
             parts.append(
-                f"{kind} mAP50-95 {values[f'{kind}.map50_95']:.3f} mAP50 {values[f'{kind}.map50']:.3f} "
-                f"P {values.get(f'{kind}.precision', 0):.3f} R {values.get(f'{kind}.recall', 0):.3f}"
+                f"{kind} mAP50-95 {shown(f'{kind}.map50_95')} mAP50 {shown(f'{kind}.map50')} "
+                f"P {shown(f'{kind}.precision')} R {shown(f'{kind}.recall')}"
             )
     return "; ".join(parts) or "no expected objects"

@@ -16,7 +16,14 @@ from harness.casefile.schema import Case
 from harness.core.config import CompareTo, Gate, meets_minimum
 from harness.core.errors import CaseFileError, HarnessError
 from harness.core.paths import suite_key
-from harness.evaluation.baseline import case_deltas, format_deltas, metric_deltas
+from harness.evaluation.baseline import (
+    baseline_differences,
+    case_deltas,
+    format_deltas,
+    format_differences,
+    metric_deltas,
+)
+from harness.evaluation.gates import decide_gate
 from harness.evaluation.matching import CaseVerdict
 from harness.evaluation.verdict_text import format_gate_failure, format_verdict, summarize_verdict
 from harness.golden.review import skip_reason
@@ -174,33 +181,66 @@ class _SuiteItem(HarnessItem):
 
 
 class GateItem(_SuiteItem):
-    """A minimum for one suite metric, e.g. ``cases/x.yaml::suite::mask.map50_95``."""
+    """A minimum for one suite metric, e.g. ``cases/x.yaml::suite::mask.map50_95``.
+
+    The point rule fails a metric below its minimum; with a confidence (the file's
+    ``metrics.confidence``, else --harness-confidence) it fails only when the metric is below the
+    minimum with that confidence: the one-sided upper bound of its bootstrap is under the minimum."""
 
     def __init__(self, *, gate: Gate, **kwargs):
         super().__init__(**kwargs)
         self.gate = gate
 
     def runtest(self) -> None:
-        value = self.result.metrics.lookup(self.gate.path)
-        if not meets_minimum(value, self.gate.minimum):
-            report = format_gate_failure(self.result, self.gate, value)
-            raise CaseFailure(report, report.splitlines()[0])
+        settings = self.run.settings
+        verdict = decide_gate(self.result.metrics, self.gate, settings.confidence, settings.resamples)
+        if verdict.passed:
+            return
+        report = format_gate_failure(self.result, self.gate, verdict.value)
+        if verdict.confidence is not None and verdict.value is not None:
+            note = (
+                "undefined in most resamples: point rule" if verdict.bound is None else f"at most {verdict.bound:.4f}"
+            )
+            report += f"\n{verdict.confidence:.0%} one-sided bound of {self.gate.path}: {note}"
+        raise CaseFailure(report, report.splitlines()[0])
 
 
 class BaselineItem(_SuiteItem):
-    """Every suite metric compared with the baseline: fails when one dropped more than allowed."""
+    """Every suite metric compared with the baseline: fails when one dropped more than allowed (the
+    point rule), or, with --harness-confidence, more than allowed with that confidence (paired bootstrap)."""
 
     def runtest(self) -> None:
         run = self.run
         key = suite_key(self.config.rootpath, self.result.case_file.path)
         run.baseline.check_predict(key, dict(self.result.case_file.predict))
-        deltas = metric_deltas(run.baseline.suite(key)["metrics"], self.result.metrics.flat())
-        max_drop = run.settings.max_drop
+        recorded = run.baseline.suite(key)
+        max_drop, confidence = run.settings.max_drop, run.settings.confidence
+        header = f"{key}: model {self.result.model.name} against baseline {run.baseline.path}"
+        if confidence is not None:
+            try:
+                differences = baseline_differences(recorded, self.result, run.settings.resamples)
+            except HarnessError as exc:
+                raise HarnessError(str(exc).replace("baseline:", f"baseline {run.baseline.path}:", 1)) from None
+            if differences is not None:
+                dropped = [d for d in differences if d.significant(max_drop, confidence)]
+                if dropped:
+                    summary = f"{len(dropped)} suite metrics dropped more than {max_drop:g} with {confidence:.0%} "
+                    summary += f"confidence (worst {dropped[0].name} {dropped[0].change:+.4f})"
+                    lines = [summary, header, *format_differences(differences, max_drop, confidence)]
+                    raise CaseFailure("\n".join(lines), summary)
+                return
+            note = (
+                f"baseline {run.baseline.path} keeps no per-case bootstrap data for {key} (an older file): compared "
+                "by the point rule; write it again with --harness-save-baseline"
+            )
+            run.notes.append(note)
+            header += f"\nnote: {note}"
+        deltas = metric_deltas(recorded["metrics"], self.result.metrics.flat())
         dropped = [d for d in deltas if not meets_minimum(d.change, -max_drop)]
         if dropped:
             summary = f"{len(dropped)} suite metrics dropped more than {max_drop:g} (worst {dropped[0].name} "
             summary += f"{dropped[0].change:+.4f})"
-            lines = [summary, f"{key}: model {self.result.model.name} against baseline {run.baseline.path}"]
+            lines = [summary, header]
             raise CaseFailure("\n".join(lines + format_deltas(deltas, max_drop, limit=20)), summary)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from harness.core.config import DEFAULT_RESAMPLES
 from harness.reports.run_outputs import OVERLAY_MODES
 
 
@@ -85,6 +86,22 @@ def _add_baseline_options(group) -> None:
 def _add_case_options(group) -> None:
     """Rewriting cases, and what the case files' search: and compare_to: do."""
     group.addoption(
+        "--harness-confidence",
+        metavar="C",
+        type=float,
+        help="significance rule (e.g. 0.95): fail a baseline drop only when it exceeds --harness-max-drop with "
+        "confidence C, and a metric gate only when the metric is below its minimum with confidence C; "
+        "default: the point rule (see docs/gates.md)",
+    )
+    group.addoption(
+        "--harness-bootstrap",
+        metavar="N",
+        type=int,
+        help=f"resamples of the cases for confidence intervals of suite metrics, shown in the summary; 0 turns "
+        f"them off (default: harness_bootstrap ini, else {DEFAULT_RESAMPLES} where something uses them: the JSON "
+        "record, the HTML report, --harness-confidence, a gate's confidence)",
+    )
+    group.addoption(
         "--harness-update",
         action="store_true",
         help="rewrite the expected objects of the selected failing cases from the model's predictions; they "
@@ -127,6 +144,10 @@ def _add_ini(parser: pytest.Parser) -> None:
     )
     parser.addini(
         "harness_cache_url", "a shared prediction cache: an fsspec URL, e.g. s3://bucket/prefix (docs/scale.md)"
+    )
+    parser.addini(
+        "harness_bootstrap",
+        f"resamples for confidence intervals, in every summary; 0: none (default: {DEFAULT_RESAMPLES}, when used)",
     )
     parser.addini("harness_files", "glob patterns of case-file names (default: *.yaml *.yml)", type="args")
     parser.addini(

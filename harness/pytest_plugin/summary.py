@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.casefile.search_spec import is_search_node
+from harness.evaluation.bootstrap import METHOD
 from harness.evaluation.suites import SuiteResult
 from harness.evaluation.verdict_text import format_suite_metrics, summarize_verdict, worst_cases
 from harness.pytest_plugin.inventory import golden_summary
@@ -24,6 +25,10 @@ def write_summary(terminalreporter, run: HarnessRun, config: pytest.Config) -> N
         terminalreporter.section("vision-harness export parity")
         for line in parity_summary(run.parity):
             terminalreporter.write_line(line)
+    if run.notes:
+        terminalreporter.section("vision-harness notes")
+        for note in run.notes:
+            terminalreporter.write_line(f"note: {note}")
     if not run.verdicts:
         return
 
@@ -58,9 +63,20 @@ def write_summary(terminalreporter, run: HarnessRun, config: pytest.Config) -> N
         for line in run.baseline_skipped:
             write(f"  not in the baseline: {line}")
     # The summary ends with what matters most: the suite metrics, then the worst five cases.
-    for key, result in run.complete_suites.items():
-        if isinstance(result, SuiteResult):
-            write(f"{key}: {format_suite_metrics(result.metrics)}")
+    settings = run.settings
+    suites = {key: r.metrics for key, r in run.complete_suites.items() if isinstance(r, SuiteResult)}
+    # The bootstrap costs about half a warm run of cached predictions: the summary shows intervals
+    # when --harness-bootstrap asks, or when the run made them anyway (record, report, the rule).
+    intervals = {key: run.intervals(metrics, needed=False) for key, metrics in suites.items()}
+    if any(intervals.values()):
+        write(
+            f"intervals: {settings.interval_confidence:.0%} {METHOD} bootstrap over cases, "
+            f"{settings.resamples} resamples (--harness-bootstrap)"
+        )
+    for key, metrics in suites.items():
+        write(f"{key}: {format_suite_metrics(metrics, intervals[key])}")
+    # A folder's pooled metrics are for the record: their intervals (as costly as all its files') are
+    # in the JSON record and the report, not here.
     for key, metrics in run.directory_metrics.items():
         write(f"{key}: {format_suite_metrics(metrics)}")
     worst = [v for v in worst_cases(list(run.verdicts.values())) if v.worst_iou is not None]

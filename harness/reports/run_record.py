@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from harness import __version__
 from harness.casefile.schema import CaseFile
 from harness.core.atomic import write_text_atomically
-from harness.core.config import meets_minimum
 from harness.core.paths import suite_key
+from harness.evaluation.gates import decide_gate, detectable
 from harness.evaluation.matching import CaseVerdict
 from harness.evaluation.metrics import SuiteMetrics
 from harness.evaluation.suites import SuiteResult
@@ -62,6 +62,11 @@ class JudgedRun(Protocol):
 
     def models_used(self) -> list[Model]: ...
 
+    def intervals(self, metrics: SuiteMetrics, *, needed: bool = True) -> dict[str, tuple[float, float]]: ...
+
+    @property
+    def settings(self) -> Any: ...  # bootstrap (0: off), resamples, confidence, interval_confidence
+
 
 def run_record(run: JudgedRun, outputs: RunOutputs, invocation: Invocation, *, exit_status: int) -> dict[str, Any]:
     """The JSON document of a finished session."""
@@ -85,18 +90,25 @@ def run_record(run: JudgedRun, outputs: RunOutputs, invocation: Invocation, *, e
             "incomplete_reason": result if isinstance(result, str) else None,
             "metrics": {},
             "gates": [],
+            "bootstrap": None,
+            "intervals": {},
+            "detectable": {},
         }
         if isinstance(result, SuiteResult):
             suite["task"] = result.model.task
             suite["metrics"] = _numbers(result.metrics.flat())
+            suite |= _bootstrap_fields(run.settings, result.metrics, case_file)
+            settings = run.settings
             for gate in case_file.gates:
-                value = result.metrics.lookup(gate.path)
+                verdict = decide_gate(result.metrics, gate, settings.confidence, settings.resamples)
                 suite["gates"].append(
                     {
                         "metric": gate.path,
                         "minimum": gate.minimum,
-                        "value": _number(value),
-                        "passed": meets_minimum(value, gate.minimum),
+                        "value": _number(verdict.value),
+                        "passed": verdict.passed,
+                        "confidence": verdict.confidence,
+                        "upper_bound": _number(verdict.bound),
                     }
                 )
         suites.append(suite)
@@ -140,7 +152,12 @@ def run_record(run: JudgedRun, outputs: RunOutputs, invocation: Invocation, *, e
         "totals": {"items": counts, "cases": case_counts},
         "suites": suites,
         "directories": [
-            {"key": key, "metrics": _numbers(metrics.flat())} for key, metrics in run.directory_metrics.items()
+            {
+                "key": key,
+                "metrics": _numbers(metrics.flat()),
+                "intervals": _intervals(run.intervals(metrics, needed=False)),
+            }
+            for key, metrics in run.directory_metrics.items()
         ],
         "cases": cases,
         "parity": [
@@ -149,6 +166,25 @@ def run_record(run: JudgedRun, outputs: RunOutputs, invocation: Invocation, *, e
             if info.kind == "parity" and nodeid in outputs.outcomes
         ],
     }
+
+
+def _bootstrap_fields(settings: Any, metrics: SuiteMetrics, case_file: CaseFile) -> dict[str, Any]:
+    """A suite's intervals and what it can detect (none with --harness-bootstrap 0)."""
+    if settings.bootstrap == 0:
+        return {}
+    confidence = settings.interval_confidence
+    # Headline metrics, overall and per class; the area ranges and tags only where a gate or the
+    # baseline comparison resampled them (they would cost several times the rest: docs/gates.md).
+    resampled = metrics.bootstrap(settings.resamples)
+    return {
+        "bootstrap": resampled.description(confidence),
+        "intervals": _intervals(resampled.intervals(confidence)),
+        "detectable": _numbers(detectable(metrics, settings.resamples, confidence, case_file.gates)),
+    }
+
+
+def _intervals(intervals: dict[str, tuple[float, float]]) -> dict[str, list[float]]:
+    return {key: [float(low), float(high)] for key, (low, high) in sorted(intervals.items())}
 
 
 def _case(nodeid: str, info, outputs: RunOutputs, verdict: CaseVerdict | None, root: Path) -> dict[str, Any]:
@@ -166,7 +202,7 @@ def _case(nodeid: str, info, outputs: RunOutputs, verdict: CaseVerdict | None, r
         "verdict": None,
     }
     if verdict is not None:
-        record["verdict"] = _verdict(verdict)
+        record["verdict"] = verdict_record(verdict)
     return record
 
 
@@ -210,7 +246,7 @@ def _parity(nodeid: str, info, outputs: RunOutputs, result: ParityResult | None)
     return record
 
 
-def _verdict(verdict: CaseVerdict) -> dict[str, Any]:
+def verdict_record(verdict: CaseVerdict) -> dict[str, Any]:
     predictions = verdict.predictions
     matched = {
         result.prediction: index for index, result in enumerate(verdict.objects) if result.prediction is not None

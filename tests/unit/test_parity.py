@@ -311,7 +311,8 @@ def test_parity_results_travel_home_from_pytest_xdist_workers():
     # A real -n 2 run (checked by hand, see docs/robustness.md) costs 10-20 s here; this is the part that is ours.
     from harness.core.config import Thresholds
     from harness.pytest_plugin.distributed import merge_worker_payload, worker_payload
-    from harness.pytest_plugin.session import HarnessRun, Settings
+    from harness.pytest_plugin.session import HarnessRun
+    from harness.pytest_plugin.settings import Settings
 
     settings = Settings(None, None, "cpu", Thresholds(), ("*.yaml",))
     worker, controller = HarnessRun(settings), HarnessRun(settings)
