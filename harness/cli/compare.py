@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -53,8 +54,7 @@ def compare(
 
 def compare_records(records: Sequence[Path], out=None) -> int:
     """Two run records (--harness-json) of the same cases: metric changes and verdict flips."""
-    import json
-
+    # Imported per subcommand: `vision-harness --help` stays free of numpy and the models.
     from harness.reports.comparison import record_comparison
 
     out = out or sys.stdout
