@@ -34,30 +34,7 @@ def write_summary(terminalreporter, run: HarnessRun, config: pytest.Config) -> N
 
     write = terminalreporter.write_line
     terminalreporter.section("vision-harness")
-    # A search item's verdict is its smallest break, or the variant that came closest: counted apart.
-    judged = [v for nodeid, v in run.verdicts.items() if not is_search_node(nodeid)]
-    searches = [v for nodeid, v in run.verdicts.items() if is_search_node(nodeid)]
-    for what, verdicts in (
-        ("cases judged", [v for v in judged if v.case.transform is None]),
-        ("transformed variants judged", [v for v in judged if v.case.transform is not None]),
-    ):
-        if verdicts or what == "cases judged":
-            passed = sum(v.passed for v in verdicts)
-            known = sum(not v.passed and v.case.xfail is not None for v in verdicts)
-            known_note = f" ({known} known: xfail)" if known else ""
-            write(f"{what}: {len(verdicts)}, passed {passed}, failed {len(verdicts) - passed}{known_note}")
-    if searches:
-        held = sum(v.passed for v in searches)
-        write(f"searches: {len(searches)}, held {held}, broke {len(searches) - held}")
-    for model in sorted(run.judge.models.used(), key=lambda m: m.spec):
-        count, seconds = model.images_predicted, model.seconds_predicting
-        rate = f" ({count / seconds:.1f} images/s, batch {model.batch_size})" if seconds else ""
-        images = f"{count} image" + ("" if count == 1 else "s")
-        cached = f", {model.images_from_cache} from the cache" if model.images_from_cache else ""
-        write(
-            f"model {model.spec} ({model.task}, device {model.device_used}): "
-            f"{images} predicted in {seconds:.1f} s{rate}{cached}"
-        )
+    _counts_and_models(write, run)
     if run.settings.save_baseline is not None:
         write(f"baseline written to {run.settings.save_baseline}: {len(run.baseline_saved)} suites")
         for line in run.baseline_skipped:
@@ -82,3 +59,31 @@ def write_summary(terminalreporter, run: HarnessRun, config: pytest.Config) -> N
     worst = [v for v in worst_cases(list(run.verdicts.values())) if v.worst_iou is not None]
     if worst:
         write("worst cases: " + "; ".join(f"{v.case.name} {summarize_verdict(v)}" for v in worst))
+
+
+def _counts_and_models(write, run: HarnessRun) -> None:
+    """Cases, variants and searches judged, and what each model predicted."""
+    # A search item's verdict is its smallest break, or the variant that came closest: counted apart.
+    judged = [v for nodeid, v in run.verdicts.items() if not is_search_node(nodeid)]
+    searches = [v for nodeid, v in run.verdicts.items() if is_search_node(nodeid)]
+    for what, verdicts in (
+        ("cases judged", [v for v in judged if v.case.transform is None]),
+        ("transformed variants judged", [v for v in judged if v.case.transform is not None]),
+    ):
+        if verdicts or what == "cases judged":
+            passed = sum(v.passed for v in verdicts)
+            known = sum(not v.passed and v.case.xfail is not None for v in verdicts)
+            known_note = f" ({known} known: xfail)" if known else ""
+            write(f"{what}: {len(verdicts)}, passed {passed}, failed {len(verdicts) - passed}{known_note}")
+    if searches:
+        held = sum(v.passed for v in searches)
+        write(f"searches: {len(searches)}, held {held}, broke {len(searches) - held}")
+    for model in sorted(run.judge.models.used(), key=lambda m: m.spec):
+        count, seconds = model.images_predicted, model.seconds_predicting
+        rate = f" ({count / seconds:.1f} images/s, batch {model.batch_size})" if seconds else ""
+        images = f"{count} image" + ("" if count == 1 else "s")
+        cached = f", {model.images_from_cache} from the cache" if model.images_from_cache else ""
+        write(
+            f"model {model.spec} ({model.task}, device {model.device_used}): "
+            f"{images} predicted in {seconds:.1f} s{rate}{cached}"
+        )

@@ -77,41 +77,10 @@ def run_record(run: JudgedRun, outputs: RunOutputs, invocation: Invocation, *, e
         for nodeid, info in outputs.items.items()
         if info.kind == "case" and nodeid in outputs.outcomes
     ]
-    suites = []
-    for key, (case_file, model_spec) in run.case_files.items():
-        result = run.complete_suites.get(key)
-        suite = {
-            "key": key,
-            "model": Path(model_spec).name,
-            "task": case_file.task,
-            "predict": _plain(dict(case_file.predict)),
-            "cases": len(case_file.cases),
-            "complete": isinstance(result, SuiteResult),
-            "incomplete_reason": result if isinstance(result, str) else None,
-            "metrics": {},
-            "gates": [],
-            "bootstrap": None,
-            "intervals": {},
-            "detectable": {},
-        }
-        if isinstance(result, SuiteResult):
-            suite["task"] = result.model.task
-            suite["metrics"] = _numbers(result.metrics.flat())
-            suite |= _bootstrap_fields(run.settings, result.metrics, case_file)
-            settings = run.settings
-            for gate in case_file.gates:
-                verdict = decide_gate(result.metrics, gate, settings.confidence, settings.resamples)
-                suite["gates"].append(
-                    {
-                        "metric": gate.path,
-                        "minimum": gate.minimum,
-                        "value": _number(verdict.value),
-                        "passed": verdict.passed,
-                        "confidence": verdict.confidence,
-                        "upper_bound": _number(verdict.bound),
-                    }
-                )
-        suites.append(suite)
+    suites = [
+        _suite(key, case_file, model_spec, run.complete_suites.get(key), run.settings)
+        for key, (case_file, model_spec) in run.case_files.items()
+    ]
     counts = {outcome: 0 for outcome in ("passed", "failed", "error", "skipped")}
     for nodeid, outcome in outputs.outcomes.items():
         if nodeid in outputs.items and outcome.outcome in counts:  # harness items only, not other tests
@@ -135,20 +104,7 @@ def run_record(run: JudgedRun, outputs: RunOutputs, invocation: Invocation, *, e
             "pytest": invocation.pytest_version,
             **_library_versions(),
         },
-        "models": [
-            {
-                "path": model.spec,
-                "name": model.name,
-                "sha256": model.sha256,
-                "task": model.task,
-                "device": model.device_used,
-                "classes": [model.names[k] for k in sorted(model.names)],
-                "images_predicted": model.images_predicted,
-                "images_from_cache": model.images_from_cache,
-                "seconds_predicting": round(model.seconds_predicting, 3),
-            }
-            for model in models
-        ],
+        "models": [_model(model) for model in models],
         "totals": {"items": counts, "cases": case_counts},
         "suites": suites,
         "directories": [
@@ -165,6 +121,56 @@ def run_record(run: JudgedRun, outputs: RunOutputs, invocation: Invocation, *, e
             for nodeid, info in outputs.items.items()
             if info.kind == "parity" and nodeid in outputs.outcomes
         ],
+    }
+
+
+def _suite(key: str, case_file: CaseFile, model_spec: str, result: SuiteResult | str | None, settings: Any) -> dict:
+    """One case file's entry: its metrics, intervals and gates when every case ran, else why not."""
+    suite = {
+        "key": key,
+        "model": Path(model_spec).name,
+        "task": case_file.task,
+        "predict": _plain(dict(case_file.predict)),
+        "cases": len(case_file.cases),
+        "complete": isinstance(result, SuiteResult),
+        "incomplete_reason": result if isinstance(result, str) else None,
+        "metrics": {},
+        "gates": [],
+        "bootstrap": None,
+        "intervals": {},
+        "detectable": {},
+    }
+    if not isinstance(result, SuiteResult):
+        return suite
+    suite["task"] = result.model.task
+    suite["metrics"] = _numbers(result.metrics.flat())
+    suite |= _bootstrap_fields(settings, result.metrics, case_file)
+    for gate in case_file.gates:
+        verdict = decide_gate(result.metrics, gate, settings.confidence, settings.resamples)
+        suite["gates"].append(
+            {
+                "metric": gate.path,
+                "minimum": gate.minimum,
+                "value": _number(verdict.value),
+                "passed": verdict.passed,
+                "confidence": verdict.confidence,
+                "upper_bound": _number(verdict.bound),
+            }
+        )
+    return suite
+
+
+def _model(model: Model) -> dict[str, Any]:
+    return {
+        "path": model.spec,
+        "name": model.name,
+        "sha256": model.sha256,
+        "task": model.task,
+        "device": model.device_used,
+        "classes": [model.names[k] for k in sorted(model.names)],
+        "images_predicted": model.images_predicted,
+        "images_from_cache": model.images_from_cache,
+        "seconds_predicting": round(model.seconds_predicting, 3),
     }
 
 
