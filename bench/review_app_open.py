@@ -21,11 +21,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "browser"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from browser import chromium  # noqa: E402
 from generated_suite import write_suite  # noqa: E402
+
+from chromium import chromium  # noqa: E402
 
 TARGET_S = 2.0
 
