@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from harness.casefile.schema import Case, ExpectedObject
 from harness.core.config import meets_minimum
@@ -143,6 +142,8 @@ def _assign(
         if not rows or not cols:
             continue
         sub = affinity[np.ix_(rows, cols)]
+        from scipy.optimize import linear_sum_assignment  # scipy.optimize: 1 s to import, and collection needs none
+
         for r, c in zip(*linear_sum_assignment(sub, maximize=True), strict=True):
             if sub[r, c] > 0:  # no overlap at all is a miss plus an extra, not a bad match
                 assignment[rows[r]] = cols[c]

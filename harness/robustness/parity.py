@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from harness.core.config import CompareTo, meets_minimum, within_tolerance
 from harness.core.errors import CaseFileError, display_path
@@ -125,6 +124,8 @@ def compare_predictions(
         affinity = (boxes if masks is None else masks + 1e-3 * boxes) - 1e-6 * np.abs(scores)
         matched: dict[int, int] = {}
         if ia and ib:
+            from scipy.optimize import linear_sum_assignment  # scipy.optimize: 1 s to import, and collection needs none
+
             for r, c in zip(*linear_sum_assignment(affinity, maximize=True), strict=True):
                 if boxes[r, c] > 0 or (masks is not None and masks[r, c] > 0):  # no overlap: two leftovers
                     matched[r] = c
