@@ -40,7 +40,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from ultralytics import YOLO
-from harness.cases import Case, load_case_file
+from harness.casefile.load import load_case_file
+from harness.casefile.schema import Case
 
 variants = sys.argv[1] == "variants"
 for name in sys.argv[2:]:

@@ -19,7 +19,8 @@ import numpy as np
 from harness.core.config import METRIC_KINDS as KINDS
 from harness.core.config import meets_minimum
 from harness.core.geometry import rle_area
-from harness.evaluation.bootstrap import HEADLINE_AREAS, Bootstrap, CaseSample, complete, headline_bootstrap
+from harness.evaluation.bootstrap import HEADLINE_AREAS, SEED, Bootstrap, CaseSample, complete, headline_bootstrap
+from harness.evaluation.bootstrap_store import BootstrapStore, inputs_digest
 from harness.evaluation.matching import CaseVerdict
 from harness.evaluation.resampled_map import AREA_RANGES, AREAS, images_from_evaluation
 
@@ -52,6 +53,9 @@ class SuiteMetrics:
         images: int,
         samples: Callable[[tuple[str, ...]], list[CaseSample]] | None = None,
         tag_positions: dict[str, list[int]] | None = None,
+        *,
+        store: BootstrapStore | None = None,
+        inputs: Callable[[], str] | None = None,
     ):
         self.values = values
         self.per_class = per_class
@@ -62,6 +66,9 @@ class SuiteMetrics:
         self._samples = samples
         self.tag_positions = tag_positions or {}
         self._bootstraps: dict[int, Bootstrap] = {}
+        self._complete: set[int] = set()
+        self._store = store if inputs is not None else None
+        self._inputs = inputs  # a digest of everything the bootstrap reads, for the store
 
     @functools.cached_property
     def samples(self) -> list[CaseSample]:
@@ -80,13 +87,39 @@ class SuiteMetrics:
 
     def bootstrap(self, resamples: int, *, full: bool = False) -> Bootstrap:
         """Every metric resampled over the cases (harness/evaluation/bootstrap.py), once per count.
-        The area-range mAPs and per-tag metrics (which cost more than the rest together) only ``full``."""
+        The area-range mAPs and per-tag metrics (which cost more than the rest together) only ``full``.
+        With a store, values drawn by an earlier run from the same inputs are read, not drawn again."""
         if resamples not in self._bootstraps:
-            self._bootstraps[resamples] = headline_bootstrap(self.headline_samples, resamples)
+            values = self._stored(resamples, "headline")
+            if values is None:
+                found = headline_bootstrap(self.headline_samples, resamples)
+                self._keep(resamples, "headline", found.values)
+            else:
+                found = Bootstrap(values, resamples, SEED, self.images)
+            self._bootstraps[resamples] = found
         found = self._bootstraps[resamples]
-        if full:
-            complete(found, self.samples, self.tag_positions)
+        if full and resamples not in self._complete:
+            values = self._stored(resamples, "full")
+            if values is None:
+                complete(found, self.samples, self.tag_positions)
+                self._keep(resamples, "full", found.values)
+            else:
+                found.values.update(values)
+            self._complete.add(resamples)
         return found
+
+    @functools.cached_property
+    def _inputs_digest(self) -> str:
+        return self._inputs() if self._inputs is not None else ""
+
+    def _stored(self, resamples: int, scope: str) -> dict[str, np.ndarray] | None:
+        if self._store is None:
+            return None
+        return self._store.get(self._store.key(self._inputs_digest, resamples, SEED, scope))
+
+    def _keep(self, resamples: int, scope: str, values: dict[str, np.ndarray]) -> None:
+        if self._store is not None:
+            self._store.put(self._store.key(self._inputs_digest, resamples, SEED, scope), values)
 
     @property
     def per_tag(self) -> dict[str, dict[str, float]]:
@@ -121,18 +154,21 @@ def suite_metrics(
     *,
     with_masks: bool,
     samples: Callable[[tuple[str, ...]], list[CaseSample]] | None = None,
+    bootstrap_store: BootstrapStore | None = None,
 ) -> SuiteMetrics:
     """Suite metrics of ``verdicts`` (one per case; cases sharing an image are separate images here).
 
-    ``samples`` gives the cases' bootstrap data when it is known already (pooled suites)."""
+    ``samples`` gives the cases' bootstrap data when it is known already (pooled suites);
+    ``bootstrap_store`` keeps resampled values between runs."""
     kinds = tuple(k for k in KINDS if k == "box" or (with_masks and _all_objects_have_masks(verdicts)))
     classes = sorted({o.expected.class_name for v in verdicts for o in v.objects} | _predicted_classes(verdicts))
     values: dict[str, float] = {}
     per_class: dict[str, dict[str, float]] = {name: {} for name in classes}
-    datasets, evaluations = {}, {}
+    coco, datasets, evaluations = {}, {}, {}
     for kind in kinds:
         # COCO image ids are 1-based positions in ``verdicts``; a tag's subset is a list of those ids.
-        datasets[kind] = _coco_datasets(verdicts, classes, kind)
+        coco[kind] = coco_inputs(verdicts, classes, kind)
+        datasets[kind] = _load_coco(*coco[kind])
         evaluation = evaluations[kind] = _evaluate(datasets[kind], kind, image_ids=None)
         counts = _count_values(verdicts, kind)
         values |= _map_values(evaluation, kind) | counts[None]
@@ -168,8 +204,24 @@ def suite_metrics(
                 out[tag] |= maps | _count_values([verdicts[i - 1] for i in ids[tag]], kind)[None]
         return out
 
+    def inputs() -> str:
+        """Everything the bootstrap reads: the COCO inputs, each case's counts (they follow its
+        thresholds), which cases carry which tag."""
+        counts = [[_case_counts(verdict, kind) for kind in kinds] for verdict in verdicts]
+        return inputs_digest(kinds, classes, coco, counts, positions)
+
     per_class = {k: v for k, v in per_class.items() if v}
-    return SuiteMetrics(values, per_class, tags, all_tag_values, len(verdicts), samples or read_samples, positions)
+    return SuiteMetrics(
+        values,
+        per_class,
+        tags,
+        all_tag_values,
+        len(verdicts),
+        samples or read_samples,
+        positions,
+        store=bootstrap_store,
+        inputs=inputs,
+    )
 
 
 def _all_objects_have_masks(verdicts: Sequence[CaseVerdict]) -> bool:
@@ -237,10 +289,6 @@ def coco_map_values(
         return {}  # no images, nothing defined: pycocotools answers -1 everywhere
     evaluation = _evaluate(_load_coco(gt, dt), kind, image_ids=image_ids)
     return _map_values(evaluation, kind, category=category)
-
-
-def _coco_datasets(verdicts: Sequence[CaseVerdict], classes: Sequence[str], kind: str):
-    return _load_coco(*coco_inputs(verdicts, classes, kind))
 
 
 def _load_coco(gt: dict, dt: list[dict]):

@@ -11,6 +11,7 @@ from harness.casefile.schema import BrokenCase, Case, CaseFile
 from harness.core.errors import CaseFileError, HarnessError
 from harness.core.text import listed, short_repr
 from harness.core.transforms import Transform
+from harness.evaluation.bootstrap_store import BootstrapStore
 from harness.evaluation.matching import CaseVerdict, match_objects
 from harness.evaluation.metrics import SuiteMetrics, suite_metrics
 from harness.evaluation.models import Model, ModelPool, file_sha256
@@ -29,9 +30,12 @@ class SuiteResult:
 class Judge:
     """Loads models, predicts and judges, remembering every verdict for the session."""
 
-    def __init__(self, device: str | None, *, models: ModelPool | None = None):
+    def __init__(
+        self, device: str | None, *, models: ModelPool | None = None, bootstrap_store: BootstrapStore | None = None
+    ):
         self.device = device
         self.models = models or ModelPool(device)  # the pool says how (cache, half precision, batch size)
+        self.bootstrap_store = bootstrap_store  # resampled suite metrics kept between runs
         self._verdicts: dict[tuple[str, str, str], CaseVerdict] = {}
         self._suites: dict[tuple[str, str], SuiteResult] = {}
 
@@ -95,7 +99,7 @@ class Judge:
             model = self.model(model_spec)
             self.prefetch(case_file.cases, model_spec)
             verdicts = tuple(self.verdict(case, model_spec) for case in case_file.cases)
-            metrics = suite_metrics(verdicts, with_masks=model.task == "segment")
+            metrics = suite_metrics(verdicts, with_masks=model.task == "segment", bootstrap_store=self.bootstrap_store)
             self._suites[key] = SuiteResult(case_file, model, verdicts, metrics)
         return self._suites[key]
 

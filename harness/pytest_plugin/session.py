@@ -80,6 +80,7 @@ class HarnessRun:
     def judge(self) -> Judge:
         if self._judge is None:
             # The models and their stack (numpy, scipy, pycocotools) only once a case is judged, not at start-up.
+            from harness.evaluation.bootstrap_store import BootstrapStore
             from harness.evaluation.cache_store import cache_store
             from harness.evaluation.models import ModelPool
             from harness.evaluation.prediction_cache import PredictionCache
@@ -96,7 +97,8 @@ class HarnessRun:
                 batch=settings.batch,
                 trust_pickles=settings.trust_pickles,
             )
-            self._judge = Judge(settings.device, models=models)
+            bootstrap_store = BootstrapStore(store) if store else None  # beside the predictions, shared too
+            self._judge = Judge(settings.device, models=models, bootstrap_store=bootstrap_store)
         return self._judge
 
     def prefetch(self, case: Case, model_spec: str) -> None:
@@ -157,6 +159,7 @@ class HarnessRun:
                 with_masks=all(result.model.task == "segment" for result in results),
                 # A case's bootstrap data does not depend on its suite: the files' own, not read again.
                 samples=functools.partial(_pooled_samples, results),
+                bootstrap_store=self.judge.bootstrap_store,
             )
             for name, results in groups.items()
             if len(results) > 1

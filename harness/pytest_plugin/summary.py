@@ -42,7 +42,8 @@ def write_summary(terminalreporter, run: HarnessRun, config: pytest.Config) -> N
     # The summary ends with what matters most: the suite metrics, then the worst five cases.
     settings = run.settings
     suites = {key: r.metrics for key, r in run.complete_suites.items() if isinstance(r, SuiteResult)}
-    # The bootstrap costs about half a warm run of cached predictions: the summary shows intervals
+    # Drawing the bootstrap costs about a warm run of cached predictions (once per set of verdicts: later
+    # runs read the values back, bootstrap_store.py): the summary shows intervals
     # when --harness-bootstrap asks, or when the run made them anyway (record, report, the rule).
     intervals = {key: run.intervals(metrics, needed=False) for key, metrics in suites.items()}
     if any(intervals.values()):

@@ -127,7 +127,7 @@ def test_metric_gates_with_a_confidence(pytester):
 
 def test_intervals_in_the_summary_and_the_record_are_deterministic(pytester):
     pytester.makefile(".yaml", shapes=shipped_suite("shapes-seg.yaml"))
-    records = []
+    records, entries = [], []
     for run in ("a", "b"):
         result = pytester.runpytest("-k", "not robustness", "--harness-json", f"{run}.json")
         result.stdout.fnmatch_lines(
@@ -137,6 +137,9 @@ def test_intervals_in_the_summary_and_the_record_are_deterministic(pytester):
             ]
         )
         records.append(json.loads((pytester.path / f"{run}.json").read_text())["suites"][0])
+        # The first run keeps its resampled values; the second reads them (same entries, none new).
+        entries.append(sorted(p.name for p in (pytester.path / ".pytest_cache").rglob("bootstrap-*")))
+    assert entries[0] and entries[0] == entries[1]
     first, second = records
     assert first["intervals"] == second["intervals"]
     assert first["bootstrap"] == {
