@@ -26,10 +26,11 @@ KEY_TEXT = re.compile(r"[A-Za-z0-9_.\-]{1,40}")
 class Fields:
     """Validation helpers that raise a CaseFileError naming the file, the case and the field."""
 
-    def __init__(self, path: Path, case: str | None = None, root: Path | None = None):
+    def __init__(self, path: Path, case: str | None = None, root: Path | None = None, *, has_duplicates: bool = True):
         self.path = path
         self.case = case
         self.root = root  # files the case names must lie below it (None: anywhere)
+        self.has_duplicates = has_duplicates  # False: the parser saw no duplicate key in the whole document
 
     def file(self, path: Path, field_name: str) -> Path:
         """``path`` when it may be opened: refused before anything reads it when it lies outside the root."""
@@ -54,6 +55,8 @@ class Fields:
 
     def refuse_duplicates(self, value: Any, field_name: str) -> None:
         """Raise for the first mapping within ``value`` that holds a key twice, naming where it is."""
+        if not self.has_duplicates:
+            return  # the document has none: no need to visit every point of every polygon
         stack = [(value, field_name)]
         while stack:
             item, where = stack.pop()

@@ -33,7 +33,14 @@ from harness.casefile.schema import (
     CaseFile,
 )
 from harness.casefile.search_spec import parse_search
-from harness.casefile.yaml_parse import FAST_SAFE_LOADER, YamlLimitError, parse_yaml, python_parser_error, yaml_problem
+from harness.casefile.yaml_parse import (
+    DUPLICATES_INSIDE,
+    FAST_SAFE_LOADER,
+    YamlLimitError,
+    parse_yaml,
+    python_parser_error,
+    yaml_problem,
+)
 from harness.core.config import (
     BUILT_IN_THRESHOLDS,
     MAX_CASE_FILE_MB,
@@ -73,9 +80,12 @@ def load_case_file(
         CaseFileError: the file as a whole is unusable. Errors inside one case are returned as a
         ``BrokenCase`` in ``CaseFile.cases`` instead, so the file's other cases still run.
     """
-    fields = Fields(path)
     if document is None:
         document = read_document(path, parse_cache, max_mb)
+    has_duplicates = not isinstance(document, dict) or DUPLICATES_INSIDE in document
+    fields = Fields(path, has_duplicates=has_duplicates)
+    if isinstance(document, dict) and has_duplicates:
+        document = {key: value for key, value in document.items() if key != DUPLICATES_INSIDE}
     document = fields.mapping(document, "", FILE_KEYS)
     fields.refuse_duplicates({k: v for k, v in document.items() if k != "cases"}, "")
     if "cases" not in document:
@@ -105,7 +115,14 @@ def load_case_file(
             path,
             raw_cases,
             lambda raw, label: parse_case(
-                Fields(path, label, root), raw, model, task, predict, thresholds, transforms, search
+                Fields(path, label, root, has_duplicates=has_duplicates),
+                raw,
+                model,
+                task,
+                predict,
+                thresholds,
+                transforms,
+                search,
             ),
         )
     )

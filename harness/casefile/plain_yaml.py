@@ -55,9 +55,10 @@ class NotPlain(Exception):
     """The text is outside the plain subset (or not valid YAML): parse it with PyYAML instead."""
 
 
-def load_plain(text: str, duplicate_keys: str) -> Any:
+def load_plain(text: str, duplicate_keys: str) -> tuple[Any, bool]:
     """The document of ``text`` as PyYAML's safe loader builds it, duplicate keys of a mapping listed
-    under the key ``duplicate_keys`` as ``yaml_parse`` does; raises ``NotPlain`` outside the subset."""
+    under the key ``duplicate_keys`` as ``yaml_parse`` does, and whether any mapping has them;
+    raises ``NotPlain`` outside the subset."""
     if "\r" in text:
         text = text.replace("\r\n", "\n")
     if _UNUSUAL.search(text) or "\t" in text:
@@ -69,7 +70,7 @@ def load_plain(text: str, duplicate_keys: str) -> Any:
     value, end = reader.block(0, 0)
     if end != len(lines) or not isinstance(value, dict):
         raise NotPlain
-    return value
+    return value, reader.scalars.found_duplicates
 
 
 def _has_content(line: str) -> bool:
@@ -83,6 +84,7 @@ class _Scalars:
 
     def __init__(self, duplicate_keys: str) -> None:
         self.duplicate_keys = duplicate_keys
+        self.found_duplicates = False
         self.resolver = yaml.resolver.Resolver()
         self.constructor = yaml.constructor.SafeConstructor()
         self.typed: dict[tuple[str, bool], Any] = {}
@@ -167,6 +169,7 @@ class _Scalars:
             position, closed = _next_item(text, position, "}")
         if duplicates:
             mapping[self.duplicate_keys] = "duplicate key " + ", ".join(duplicates)
+            self.found_duplicates = True
         return mapping, position
 
 
@@ -257,6 +260,7 @@ class _Reader:
             mapping[key_value] = value
         if duplicates:
             mapping[self.scalars.duplicate_keys] = "duplicate key " + ", ".join(duplicates)
+            self.scalars.found_duplicates = True
         return mapping, index
 
     def child(self, index: int, indent: int, *, in_sequence: bool) -> tuple[Any, int]:

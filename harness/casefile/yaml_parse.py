@@ -20,12 +20,15 @@ from harness.core.sealed import SCHEME, read_sealed, write_sealed
 # libyaml's parser when PyYAML was built with it (every wheel is): 10x faster on big case files.
 FAST_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # In every parse-cache key: bump it when entries change, so that old ones are never read.
-PARSE_FORMAT = f"parsed-2 marshal-{marshal.version} {SCHEME}"
+PARSE_FORMAT = f"parsed-3 marshal-{marshal.version} {SCHEME}"
 
 
 # A key no case file means (YAML needs an escape to write it): it holds the mapping's duplicate keys,
 # so that the mapping's own validation reports them against its case, and the file's other cases still run.
 DUPLICATE_KEYS = "\x00duplicate keys"
+# Set (True) in a document's top mapping when any mapping in it holds DUPLICATE_KEYS: a document
+# without it has none, and validation need not look for them in every polygon.
+DUPLICATES_INSIDE = "\x00has duplicate keys"
 # Values that aliases may add to a document beyond its own nodes: a case file that shares a few object
 # lists stays far below; an alias bomb of a few hundred bytes (billions of values) is refused unbuilt.
 MAX_ALIAS_EXPANSION = 1_000_000
@@ -53,6 +56,7 @@ class _StrictMappings:
         mapping = super().construct_mapping(node, deep=deep)
         if duplicates:
             mapping[DUPLICATE_KEYS] = "duplicate key " + ", ".join(duplicates)
+            self.found_duplicates = True
         return mapping
 
 
@@ -71,7 +75,8 @@ def load_bounded(text: str, loader_class: type | None = None) -> Any:
     faster, and everything else by PyYAML's safe loader on libyaml."""
     if loader_class is None:
         try:
-            return load_plain(text, DUPLICATE_KEYS)
+            document, found_duplicates = load_plain(text, DUPLICATE_KEYS)
+            return _marked(document, found_duplicates)
         except (NotPlain, RecursionError):  # outside the subset, or nested past Python's stack: PyYAML
             loader_class = _StrictSafeLoader
     loader = loader_class(text)
@@ -85,9 +90,16 @@ def load_bounded(text: str, loader_class: type | None = None) -> Any:
                 f"aliases expand the document to {expanded:,} values from {distinct:,} (more than "
                 f"{MAX_ALIAS_EXPANSION:,} added): write the shared values out, or share fewer"
             )
-        return loader.construct_document(node)
+        document = loader.construct_document(node)
+        return _marked(document, getattr(loader, "found_duplicates", False))
     finally:
         loader.dispose()
+
+
+def _marked(document: Any, found_duplicates: bool) -> Any:
+    if found_duplicates and isinstance(document, dict):
+        document[DUPLICATES_INSIDE] = True
+    return document
 
 
 def expanded_size(root: yaml.Node) -> tuple[int, int]:

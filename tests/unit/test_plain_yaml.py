@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness.casefile.plain_yaml import NotPlain, load_plain
-from harness.casefile.yaml_parse import DUPLICATE_KEYS, _StrictSafeLoader, load_bounded
+from harness.casefile.yaml_parse import DUPLICATE_KEYS, DUPLICATES_INSIDE, _StrictSafeLoader, load_bounded
 
 from case_strategies import mutated_documents, raw_documents
 
@@ -147,10 +147,14 @@ def pyyaml(text: str):
 
 
 def fast(text: str):
+    """The fast path's document, marked as ``load_bounded`` marks it, or NotPlain."""
     try:
-        return load_plain(text, DUPLICATE_KEYS)
+        document, found_duplicates = load_plain(text, DUPLICATE_KEYS)
     except NotPlain:
         return NotPlain
+    if found_duplicates:
+        document[DUPLICATES_INSIDE] = True
+    return document
 
 
 def check_agrees(text: str) -> bool:
@@ -267,8 +271,14 @@ def test_the_shipped_suites_and_a_generated_suite_take_the_fast_path(tmp_path):
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("a: 1\nb: 2\na: 3\n", {"a": 3, "b": 2, DUPLICATE_KEYS: "duplicate key 'a' (line 3)"}),
-        ("x:\n  p: {k: 1, k: 2}\n", {"x": {"p": {"k": 2, DUPLICATE_KEYS: "duplicate key 'k' (line 2)"}}}),
+        (
+            "a: 1\nb: 2\na: 3\n",
+            {"a": 3, "b": 2, DUPLICATE_KEYS: "duplicate key 'a' (line 3)", DUPLICATES_INSIDE: True},
+        ),
+        (
+            "x:\n  p: {k: 1, k: 2}\n",
+            {"x": {"p": {"k": 2, DUPLICATE_KEYS: "duplicate key 'k' (line 2)"}}, DUPLICATES_INSIDE: True},
+        ),
         ("cases:\n- name: a\n  tags: [yes, off]\n", {"cases": [{"name": "a", "tags": [True, False]}]}),
         ("m: [[1, 2.5], [-0, 3]] # box\n", {"m": [[1, 2.5], [0, 3]]}),
         ("a: 007\nb: 1e5\nc: 0x10\n", {"a": 7, "b": "1e5", "c": 16}),
