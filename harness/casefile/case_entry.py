@@ -22,6 +22,7 @@ from harness.casefile.search_spec import parse_search, search_spec
 from harness.core.config import Thresholds
 from harness.core.errors import ImageError
 from harness.core.images import image_size
+from harness.core.paths import resolved
 from harness.core.transforms import Transform, parse_transform
 
 
@@ -92,7 +93,7 @@ def _image(fields: Fields, raw: dict) -> tuple[Path, tuple[int, int]]:
     """The image's resolved path (checked against the project root before it is opened) and its size."""
     if "image" not in raw:
         raise fields.error("image", "missing: the path of the image, relative to the case file")
-    image = fields.file((fields.path.parent / fields.string(raw["image"], "image")).resolve(), "image")
+    image = fields.file(resolved(fields.path.parent / fields.string(raw["image"], "image")), "image")
     try:
         return image, image_size(image)
     except ImageError as exc:

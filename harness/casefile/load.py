@@ -52,6 +52,7 @@ from harness.core.config import (
     resolve_model,
 )
 from harness.core.errors import CaseFileError
+from harness.core.paths import forget_resolved_folders
 from harness.core.text import short_repr
 
 SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -80,6 +81,7 @@ def load_case_file(
         CaseFileError: the file as a whole is unusable. Errors inside one case are returned as a
         ``BrokenCase`` in ``CaseFile.cases`` instead, so the file's other cases still run.
     """
+    forget_resolved_folders()  # folders are resolved once per file read, as they are now
     if document is None:
         document = read_document(path, parse_cache, max_mb)
     has_duplicates = not isinstance(document, dict) or DUPLICATES_INSIDE in document
