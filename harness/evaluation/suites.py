@@ -14,6 +14,7 @@ from harness.core.transforms import Transform
 from harness.evaluation.matching import CaseVerdict, match_objects
 from harness.evaluation.metrics import SuiteMetrics, suite_metrics
 from harness.evaluation.models import Model, ModelPool, file_sha256
+from harness.evaluation.pose_matching import pose_misfit
 
 
 @dataclass(frozen=True)
@@ -141,3 +142,6 @@ def check_model_fits(case: Case, model: Model) -> None:
                 case=case.name,
                 field=f"objects[{index}].mask",
             )
+    misfit = pose_misfit(case, model.name, model.task, model.kpt_shape)
+    if misfit is not None:
+        raise CaseFileError(case.file, misfit[1], case=case.name, field=misfit[0])
