@@ -60,7 +60,7 @@ def _heading(index: int, result: ObjectResult, verdict: CaseVerdict) -> str:
     elif result.keypoints is None:
         oks = "matched prediction has no keypoints"
     else:
-        sign = ">=" if meets_minimum(result.keypoints.oks, obj.oks) else "< "
+        sign = ">=" if meets_minimum(result.keypoints.oks, obj.oks) else "<"
         oks = f"OKS {result.keypoints.oks:.3f} {sign} {obj.oks:.2f}"
     count = len(sigmas_for(spec, len(obj.keypoints)))
     used = f"area {area:.0f} px² from {source}; {count} sigmas: {sigmas}"

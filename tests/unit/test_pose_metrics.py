@@ -74,7 +74,7 @@ def pose_scenarios(draw) -> Scenario:
                 points = [(x + noise * ((k % 3) - 1), y + noise * ((k % 2) * 2 - 1)) for k, (x, y) in enumerate(base)]
                 name = source[0] if draw(st.integers(0, 4)) else draw(st.sampled_from(CLASSES))
             elif source is not None:  # inside a crowd region: COCO lets any number of detections land there
-                (x1, y1, x2, y2), step = source[1], draw(st.integers(1, 3))
+                (x1, y1, _, _), step = source[1], draw(st.integers(1, 3))
                 points = [(float(x1 + step * k), float(y1 + step * k)) for k in range(COUNT)]
                 name = source[0]
             else:
@@ -158,7 +158,11 @@ def reference_eval(scenario: Scenario, img_ids: list[int] | None = None) -> COCO
         for name, keypoints, score in predicted:
             flat = [float(v) for point in keypoints for v in point]
             detections.append({"image_id": image_id, "category_id": category[name], "score": score, "keypoints": flat})
-    gt = {"images": images, "annotations": annotations, "categories": [{"id": i, "name": n} for n, i in category.items()]}
+    gt = {
+        "images": images,
+        "annotations": annotations,
+        "categories": [{"id": i, "name": n} for n, i in category.items()],
+    }
     with contextlib.redirect_stdout(io.StringIO()):
         coco = COCO()
         coco.dataset = copy.deepcopy(gt)
