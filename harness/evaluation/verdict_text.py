@@ -129,7 +129,7 @@ def format_suite_metrics(metrics: SuiteMetrics, intervals: dict[str, tuple[float
         return f"{values.get(name, 0):.3f}" + ("" if found is None else f" [{found[0]:.3f}, {found[1]:.3f}]")
 
     parts = []
-    for kind in ("box", "mask"):
+    for kind in ("box", "mask", "pose"):
         if f"{kind}.map50_95" in values:
             parts.append(
                 f"{kind} mAP50-95 {shown(f'{kind}.map50_95')} mAP50 {shown(f'{kind}.map50')} "
