@@ -1,0 +1,32 @@
+"""The pose suite through pytest: the weak pose model fails with keypoint tables, and the run record
+(--harness-json) carries OKS and every keypoint, valid against the published schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from conftest import MODELS, shipped_suite
+
+SCHEMA = Path(__file__).resolve().parents[2] / "harness" / "reports" / "run-record.schema.json"
+
+
+def test_the_weak_pose_model_fails_with_keypoint_tables_and_the_record_holds_them(pytester):
+    suite = shipped_suite("shapes-pose.yaml", gates=True)
+    pytester.makefile(".yaml", shapes_pose=suite)
+    result = pytester.runpytest("--harness-model=" + str(MODELS / "shapes-pose-weak.pt"), "--harness-json=run.json")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*object 0 (arrow) keypoints: OKS * (area * px² from area:; 4 sigmas: the file)"])
+    result.stdout.fnmatch_lines(["*keypoint*v*expected*predicted*conf*distance px*OKS term*", "*tip*2 visible*"])
+    record = json.loads((pytester.path / "run.json").read_text())
+    jsonschema.validate(record, json.loads(SCHEMA.read_text()), cls=jsonschema.Draft202012Validator)
+    verdicts = [case["verdict"] for case in record["cases"] if case["verdict"]]
+    objects = [obj for verdict in verdicts for obj in verdict["objects"]]
+    assert objects and all(len(obj["keypoints"]) == 4 and obj["min_oks"] == 0.75 for obj in objects)
+    assert any("OKS low" in obj["problems"] for obj in objects)
+    assert [k["name"] for k in objects[0]["keypoints"]] == ["tip", "left_barb", "right_barb", "notch"]
+    predictions = [p for verdict in verdicts for p in verdict["predictions"]]
+    assert predictions and all(len(p["keypoints"]) == 4 for p in predictions)
