@@ -294,6 +294,11 @@ def mask_entry(mask: Any) -> Any:
     return flow(flow(number(v) for v in point) for point in mask)
 
 
+def keypoints_entry(keypoints: Iterable[Sequence[float]]) -> CommentedSeq:
+    """Keypoints ``[[x, y, v], ...]`` written on one line, each ``v`` a whole number."""
+    return flow(flow([number(x), number(y), int(v)]) for x, y, v in keypoints)
+
+
 def object_entry(obj: Mapping[str, Any]) -> CommentedMap:
     """An expected object in case-file form (``class``, ``box``, optional ``mask``, ``crowd``, thresholds)."""
     entry = CommentedMap()
@@ -302,6 +307,8 @@ def object_entry(obj: Mapping[str, Any]) -> CommentedMap:
             value = flow(number(v) for v in value)
         elif key == "mask":
             value = mask_entry(value)
+        elif key == "keypoints":
+            value = keypoints_entry(value)
         entry[key] = value
     return entry
 

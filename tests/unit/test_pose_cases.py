@@ -3,13 +3,16 @@ model-fit check, the failure table's keypoint rows, and keypoints through the pr
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from ruamel.yaml import YAML
 
+from harness.casefile.edit import object_entry
 from harness.casefile.load import load_case_file
 from harness.casefile.schema import BrokenCase
 from harness.core.errors import CaseFileError
@@ -19,6 +22,7 @@ from harness.evaluation.pose_matching import object_area, pose_misfit
 from harness.evaluation.prediction_cache import predictions_from_json, predictions_to_json
 from harness.evaluation.predictions import Predictions
 from harness.evaluation.verdict_text import format_verdict
+from harness.golden.record import predicted_objects
 
 WIDTH, HEIGHT = 320, 240
 ARROW = "[[100, 40, 2], [70, 110, 2], [130, 110, 2], [100, 85, 1]]"
@@ -188,3 +192,17 @@ def test_keypoints_survive_the_prediction_cache_and_damage_is_a_miss():
     for damaged in ([], [[[1.0, 2.0, 1.5]] * 4], [[[1.0, 2.0]] * 4], [[[1.0, 2.0, 0.5]] * 4] * 2, [[[nan, 2.0, 0.5]]]):
         with pytest.raises(ValueError):
             predictions_from_json({**entry, "keypoints": damaged})
+
+
+def test_recorded_keypoints_keep_only_confident_ones_inside_the_image_and_load_back(tmp_path):
+    found = pose_predictions([[100.25, 40.5, 0.9], [70.0, 110.0, 0.3], [330.0, 110.0, 0.9], [100.0, 85.0, 0.6]])
+    (obj,) = predicted_objects(found)
+    assert obj["keypoints"] == [[100.25, 40.5, 2], [0, 0, 0], [0, 0, 0], [100, 85, 2]]
+    stream = io.StringIO()
+    YAML().dump({"objects": [object_entry(obj)]}, stream)
+    assert "keypoints: [[100.25, 40.5, 2], [0, 0, 0], [0, 0, 0], [100, 85, 2]]" in stream.getvalue()
+    text = one_case(
+        "      - class: arrow\n        box: [60, 30, 140, 120]\n        keypoints: " + str(obj["keypoints"]) + "\n"
+    )
+    (case,) = load(tmp_path, text).cases
+    assert case.objects[0].keypoints[0] == (100.25, 40.5, 2)
