@@ -86,9 +86,7 @@ def load_case_file(
     if type(version) is not int or version != 1:
         raise fields.error("version", f"this harness reads case-file version 1, got {short_repr(version)}")
     model, model_sha256 = _model(fields, document.get("model"), path, check_model)
-    task = document.get("task")
-    if task is not None and task not in TASKS:
-        raise fields.error("task", f"expected one of {', '.join(TASKS)}, got {describe_value(task)}")
+    task = _task(fields, document)
     predict = MappingProxyType(_predict(fields, document.get("predict", {})))
     thresholds = fields.thresholds(document.get("thresholds", {}), "thresholds", defaults)
     gates = _gates(fields, document.get("metrics", {}), task)
@@ -113,6 +111,13 @@ def load_case_file(
         )
     )
     return CaseFile(path, model, task, predict, thresholds, cases, gates, model_sha256, compare_to, keypoints)
+
+
+def _task(fields: Fields, document: dict) -> str | None:
+    task = document.get("task")
+    if task is not None and task not in TASKS:
+        raise fields.error("task", f"expected one of {', '.join(TASKS)}, got {describe_value(task)}")
+    return task
 
 
 def _keypoint_spec(fields: Fields, document: dict, task: str | None) -> KeypointSpec | None:

@@ -78,10 +78,8 @@ def read_coco(annotations: Path, images: Path, model: ModelInfo) -> list[NewCase
             )
             for i, ann in by_image.get(record["id"], [])
         ]
-        if model.task == "detect":
-            objects = [{k: v for k, v in obj.items() if k != "mask"} for obj in objects]
-        if model.task != "pose":  # keypoints are judged only against a pose model's
-            objects = [{k: v for k, v in obj.items() if k not in ("keypoints", "area")} for obj in objects]
+        dropped = unjudged_fields(model.task)
+        objects = [{k: v for k, v in obj.items() if k not in dropped} for obj in objects]
         extra = record.get(EXTRA) if isinstance(record.get(EXTRA), Mapping) else {}
         cases.append(
             NewCase(
@@ -94,6 +92,11 @@ def read_coco(annotations: Path, images: Path, model: ModelInfo) -> list[NewCase
             )
         )
     return cases
+
+
+def unjudged_fields(task: str) -> tuple[str, ...]:
+    """What a ``task`` model cannot be judged on: masks (detect), keypoints and their area (not pose)."""
+    return ("mask",) * (task == "detect") + ("keypoints", "area") * (task != "pose")
 
 
 def _load_json(path: Path) -> Any:
