@@ -9,6 +9,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from harness.casefile.load import load_case_file
+from harness.evaluation.suites import Judge
+
 from conftest import MODELS, shipped_suite
 
 SCHEMA = Path(__file__).resolve().parents[2] / "harness" / "reports" / "run-record.schema.json"
@@ -25,8 +28,26 @@ def test_the_weak_pose_model_fails_with_keypoint_tables_and_the_record_holds_the
     jsonschema.validate(record, json.loads(SCHEMA.read_text()), cls=jsonschema.Draft202012Validator)
     verdicts = [case["verdict"] for case in record["cases"] if case["verdict"]]
     objects = [obj for verdict in verdicts for obj in verdict["objects"]]
-    assert objects and all(len(obj["keypoints"]) == 4 and obj["min_oks"] == 0.75 for obj in objects)
+    assert objects and all(len(obj["keypoints"]) == 4 and obj["min_oks"] == 0.5 for obj in objects)
     assert any("OKS low" in obj["problems"] for obj in objects)
     assert [k["name"] for k in objects[0]["keypoints"]] == ["tip", "left_barb", "right_barb", "notch"]
     predictions = [p for verdict in verdicts for p in verdict["predictions"]]
     assert predictions and all(len(p["keypoints"]) == 4 for p in predictions)
+
+
+def test_harness_update_rewrites_the_keypoints_from_the_models_predictions(pytester):
+    suite = shipped_suite("shapes-pose.yaml")
+    path = pytester.makefile(".yaml", shapes_pose=suite)
+    weak = str(MODELS / "shapes-pose-weak.pt")
+    result = pytester.runpytest("--harness-update", "-k", "arrows-001", "--harness-model=" + weak)
+    result.stdout.fnmatch_lines(["*1 case rewritten (arrows-001)*"])
+    updated = load_case_file(path)
+    case = next(c for c in updated.cases if c.name == "arrows-001")
+    assert case.recorded is not None and not case.recorded.reviewed
+    judge = Judge("cpu")
+    found = judge.model(weak).predict(case.image, case.predict)
+    for obj, judged in zip(case.objects, judge.verdict(case, weak).objects, strict=True):
+        labelled = [k for k in obj.keypoints if k[2] > 0]
+        assert labelled, "a recorded object keeps the keypoints the model is sure of"
+        predicted = found.keypoints[judged.prediction]
+        assert all(any(abs(x - px) < 0.01 and abs(y - py) < 0.01 for px, py, _ in predicted) for x, y, _ in labelled)
