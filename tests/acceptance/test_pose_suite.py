@@ -37,11 +37,14 @@ def test_the_shipped_pose_model_passes_every_case_and_variant(tmp_path):
     everything = cases + [make_variant(case, spec) for case in cases for spec in case.variants]
     assert len(everything) == 6 * len(cases)  # hflip, vflip, rot90, rot180, rot270
     judge.prefetch(everything, POSE)
-    failed = {case.name: judge.verdict(case, POSE) for case in everything}
-    failed = {name: verdict for name, verdict in failed.items() if not verdict.passed}
-    assert not failed, "\n\n".join(format_verdict(v, model_name="shapes-pose.pt") for v in failed.values())
-    suite = judge.suite(load_case_file(tmp_path / "shapes-pose.yaml"), POSE)
-    assert suite.metrics.lookup("pose.map50_95") > 0.8
+    verdicts = [judge.verdict(case, POSE) for case in everything]
+    failed = [v for v in verdicts if not v.passed and not v.case.xfail]
+    assert not failed, "\n\n".join(format_verdict(v, model_name="shapes-pose.pt") for v in failed)
+    known = [v for v in verdicts if v.case.xfail]
+    assert known and all(not v.passed for v in known)  # strict: a known failure that passes is news too
+    case_file = load_case_file(tmp_path / "shapes-pose.yaml")
+    suite = judge.suite(case_file, POSE)
+    assert case_file.gates and all(suite.metrics.lookup(g.path) >= g.minimum for g in case_file.gates)
 
 
 def test_the_weak_pose_model_fails_most_cases_with_keypoint_tables(tmp_path):
