@@ -21,7 +21,7 @@ WEAK = str(MODELS / "shapes-pose-weak.pt")
 def pose_cases(folder: Path, text: str | None = None) -> list[Case]:
     folder.mkdir(exist_ok=True)
     path = folder / "shapes-pose.yaml"
-    path.write_text(text if text is not None else shipped_suite("shapes-pose.yaml", transforms=True))
+    path.write_text(text if text is not None else shipped_suite("shapes-pose.yaml", gates=True, transforms=True))
     cases = load_case_file(path, root=None).cases
     assert all(isinstance(case, Case) for case in cases) and len(cases) >= 20
     return list(cases)
