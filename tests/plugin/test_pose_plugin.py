@@ -12,7 +12,7 @@ import pytest
 from harness.casefile.load import load_case_file
 from harness.evaluation.suites import Judge
 
-from conftest import MODELS, shipped_suite
+from conftest import MODELS, require_module, shipped_suite
 
 SCHEMA = Path(__file__).resolve().parents[2] / "harness" / "reports" / "run-record.schema.json"
 
@@ -51,3 +51,17 @@ def test_harness_update_rewrites_the_keypoints_from_the_models_predictions(pytes
         assert labelled, "a recorded object keeps the keypoints the model is sure of"
         predicted = found.keypoints[judged.prediction]
         assert all(any(abs(x - px) < 0.01 and abs(y - py) < 0.01 for px, py, _ in predicted) for x, y, _ in labelled)
+
+
+def test_two_workers_judge_the_pose_suite_as_one_process_does(pytester):
+    require_module("xdist", "running with -n 2")
+    pytester.makefile(".yaml", shapes_pose=shipped_suite("shapes-pose.yaml", gates=True, transforms=True))
+    records = {}
+    for name, extra in (("serial", ()), ("workers", ("-n", "2"))):
+        result = pytester.runpytest("--harness-no-cache", f"--harness-json={name}.json", *extra)
+        result.assert_outcomes(passed=147, xfailed=1)  # 24 cases, 119 variants, 4 gates; one known failure
+        records[name] = json.loads((pytester.path / f"{name}.json").read_text())
+    for serial, workers in zip(
+        *(sorted(r["cases"], key=lambda c: c["node_id"]) for r in records.values()), strict=True
+    ):
+        assert serial["node_id"] == workers["node_id"] and serial["verdict"] == workers["verdict"]
