@@ -11,6 +11,7 @@ import pytest
 
 from harness.casefile.load import load_case_file
 from harness.evaluation.suites import Judge
+from harness.reports.ci_summary import step_summary
 
 from conftest import MODELS, require_module, shipped_suite
 
@@ -33,6 +34,9 @@ def test_the_weak_pose_model_fails_with_keypoint_tables_and_the_record_holds_the
     assert [k["name"] for k in objects[0]["keypoints"]] == ["tip", "left_barb", "right_barb", "notch"]
     predictions = [p for verdict in verdicts for p in verdict["predictions"]]
     assert predictions and all(len(p["keypoints"]) == 4 for p in predictions)
+    table = [line for line in step_summary(record).splitlines() if line.startswith("| ")]
+    assert "| pose map50_95 | pose map50 |" in table[0]  # the CI summary's pose columns
+    assert table[1].count("|") == 17 and table[1].split("|")[12].strip() == "0.000"  # the weak model's pose mAP
 
 
 def test_harness_update_rewrites_the_keypoints_from_the_models_predictions(pytester):
