@@ -334,11 +334,16 @@ def case_entry(
     return entry
 
 
-def new_document(path: Path, *, model: str, task: str, predict: Mapping[str, Any], header: str) -> CaseDocument:
-    """An empty case file: a comment, the model (relative to ``path``), task and predict arguments."""
+def new_document(
+    path: Path, *, model: str, task: str, predict: Mapping[str, Any], header: str, keypoints: Mapping | None = None
+) -> CaseDocument:
+    """An empty case file: a comment, the model (relative to ``path``), task and predict arguments, and
+    for pose the ``keypoints:`` block (``names``, ``flip_idx``) when the annotations give one."""
     data = CommentedMap(version=1, model=model, task=task)
     if predict:
         data["predict"] = flow_map(predict)
+    if keypoints:
+        data["keypoints"] = CommentedMap((key, flow(value)) for key, value in keypoints.items())
     data["cases"] = CommentedSeq()
     data.yaml_set_start_comment(header)
     return CaseDocument(path, data)

@@ -113,8 +113,11 @@ def add_cases(
     model: ModelInfo,
     predict: Mapping[str, Any],
     header: str,
+    keypoints: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """Write ``cases`` to the case file ``out``: a new file, or appended to an existing one.
+
+    ``keypoints`` (pose: ``names``, ``flip_idx``) becomes a new file's ``keypoints:`` block.
 
     Returns the names the cases were given (unique in the file). Nothing is written unless every
     case loads. An existing file keeps its model, settings and comments.
@@ -126,8 +129,9 @@ def add_cases(
             out.parent.mkdir(parents=True, exist_ok=True)  # `--out cases/new.yaml` in a fresh project
         except OSError as exc:
             raise HarnessError(f"{out}: cannot make the folder {out.parent}: {exc.strerror}") from None
+        model_path = relative(Path(model.spec), out.parent)
         document = new_document(
-            out, model=relative(Path(model.spec), out.parent), task=model.task, predict=predict, header=header
+            out, model=model_path, task=model.task, predict=predict, header=header, keypoints=keypoints
         )
     if document.cases.fa.flow_style():
         document.cases.fa.set_block_style()  # `cases: [...]` on one line would become unreadable

@@ -69,3 +69,26 @@ def test_two_workers_judge_the_pose_suite_as_one_process_does(pytester):
         *(sorted(r["cases"], key=lambda c: c["node_id"]) for r in records.values()), strict=True
     ):
         assert serial["node_id"] == workers["node_id"] and serial["verdict"] == workers["verdict"]
+
+
+def test_importing_pose_annotations_writes_the_keypoints_block_and_the_cases_pass(pytester, capsys):
+    import sys
+
+    from harness.cli import main as cli
+
+    sys.path.insert(0, str(MODELS.parent))
+    from pose_shapes import write_pose_dataset
+
+    data = write_pose_dataset(pytester.path / "arrows", 0, 8)
+    model = ["--model", str(MODELS / "shapes-pose.pt"), "--predict", "imgsz=256"]
+    assert cli(["import", "yolo", str(data), "--split", "val", "--out", "yolo.yaml", *model]) == 0
+    assert cli(["export", "coco", "yolo.yaml", "--out", "arrows.json"]) == 0
+    images = str(pytester.path / "arrows" / "images" / "val")
+    assert cli(["import", "coco", "arrows.json", "--images", images, "--out", "coco.yaml", *model]) == 0
+    yolo, coco = (load_case_file(pytester.path / name) for name in ("yolo.yaml", "coco.yaml"))
+    assert yolo.keypoints.names == coco.keypoints.names == ("tip", "left_barb", "right_barb", "notch")
+    assert yolo.keypoints.flip_idx == (0, 2, 1, 3) and coco.keypoints.flip_idx is None  # COCO has no flip_idx
+    keypoints = [[[obj.keypoints for obj in case.objects] for case in f.cases] for f in (yolo, coco)]
+    assert keypoints[0] == keypoints[1] and any(keypoints[0])
+    result = pytester.runpytest("yolo.yaml", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=8)  # the generator's ground truth, on the shipped model (default sigmas)
