@@ -92,3 +92,14 @@ def test_importing_pose_annotations_writes_the_keypoints_block_and_the_cases_pas
     assert keypoints[0] == keypoints[1] and any(keypoints[0])
     result = pytester.runpytest("yolo.yaml", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=8)  # the generator's ground truth, on the shipped model (default sigmas)
+
+
+def test_a_baseline_records_keypoint_metrics_and_flags_their_drop(pytester):
+    pytester.makefile(".yaml", shapes_pose=shipped_suite("shapes-pose.yaml"))
+    pytester.runpytest("--harness-save-baseline=baseline.json").assert_outcomes(passed=24)
+    saved = json.loads((pytester.path / "baseline.json").read_text())
+    (suite,) = saved["suites"].values()
+    assert suite["metrics"]["pose.map50"] == 1.0 and suite["metrics"]["per_tag.small.pose.recall"] == 1.0
+    weak = "--harness-model=" + str(MODELS / "shapes-pose-weak.pt")
+    result = pytester.runpytest("--harness-baseline=baseline.json", weak)
+    result.stdout.fnmatch_lines(["*suite metrics dropped more than 0.01*", "*per_class.arrow.pose.map50 *DROP > 0.01"])
