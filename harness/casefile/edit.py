@@ -343,7 +343,9 @@ def new_document(
     if predict:
         data["predict"] = flow_map(predict)
     if keypoints:
-        data["keypoints"] = CommentedMap((key, flow(value)) for key, value in keypoints.items())
+        data["keypoints"] = CommentedMap(
+            (key, flow(flow(v) if isinstance(v, list) else v for v in value)) for key, value in keypoints.items()
+        )
     data["cases"] = CommentedSeq()
     data.yaml_set_start_comment(header)
     return CaseDocument(path, data)

@@ -12,7 +12,8 @@ from harness.core.errors import CaseFileError
 from harness.core.keypoints import Keypoint, KeypointSpec, default_sigmas
 from harness.core.text import short_repr
 
-KEYPOINTS_KEYS = ("names", "flip_idx", "sigmas")
+KEYPOINTS_KEYS = ("names", "flip_idx", "sigmas", "skeleton")
+COUNTED = ("names", "flip_idx", "sigmas")  # the lists with one entry per keypoint
 
 
 class FieldChecks(Protocol):
@@ -29,7 +30,7 @@ def parse_keypoint_spec(fields: FieldChecks, raw: Any) -> KeypointSpec:
     gives the count, and those given must agree on it. Sigmas default as Ultralytics' validator has them."""
     raw = fields.mapping(raw, "keypoints", KEYPOINTS_KEYS)
     lists = {}
-    for key in KEYPOINTS_KEYS:
+    for key in COUNTED:
         if key in raw:
             if not isinstance(raw[key], list) or not raw[key]:
                 raise fields.error(f"keypoints.{key}", f"expected a non-empty list, got {short_repr(raw[key])}")
@@ -54,7 +55,20 @@ def parse_keypoint_spec(fields: FieldChecks, raw: Any) -> KeypointSpec:
         source = "the file"
     else:
         sigmas, source = default_sigmas(count)
-    return KeypointSpec(count, names or tuple(str(i) for i in range(count)), sigmas, flip_idx, source)
+    skeleton = _skeleton(fields, raw.get("skeleton", []), count)
+    return KeypointSpec(count, names or tuple(str(i) for i in range(count)), sigmas, flip_idx, source, skeleton)
+
+
+def _skeleton(fields: FieldChecks, raw: Any, count: int) -> tuple[tuple[int, int], ...]:
+    """``skeleton: [[0, 1], [1, 3], ...]``: keypoint index pairs to join in pictures (0-based)."""
+    if not isinstance(raw, list):
+        raise fields.error("keypoints.skeleton", f"expected [[i, j], ...] keypoint index pairs, got {short_repr(raw)}")
+    pairs = []
+    for i, pair in enumerate(raw):
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise fields.error(f"keypoints.skeleton[{i}]", f"expected [i, j], got {short_repr(pair)}")
+        pairs.append(tuple(_index(fields, v, f"keypoints.skeleton[{i}]", count) for v in pair))
+    return tuple(pairs)
 
 
 def _index(fields: FieldChecks, value: Any, where: str, count: int) -> int:

@@ -54,6 +54,7 @@ class KeypointSpec:
     sigmas: tuple[float, ...]
     flip_idx: tuple[int, ...] | None = None
     sigmas_source: str = "the file"
+    skeleton: tuple[tuple[int, int], ...] = ()  # pairs of keypoint indices joined when drawn
 
 
 @dataclass(frozen=True)

@@ -330,7 +330,10 @@ def _annotation(obj: dict, spec: Any, size: tuple[int, int], *, image_id: int, c
 
 def _keypoint_names(loaded: Any) -> dict[str, Any]:
     """A pose file's keypoint names, as COCO lists them on each category."""
-    return {} if loaded.keypoints is None else {"keypoints": list(loaded.keypoints.names)}
+    if loaded.keypoints is None:
+        return {}
+    spec = loaded.keypoints  # COCO's skeleton counts keypoints from 1
+    return {"keypoints": list(spec.names), "skeleton": [[i + 1, j + 1] for i, j in spec.skeleton]}
 
 
 def _area(spec: Any, height: int, width: int) -> int:

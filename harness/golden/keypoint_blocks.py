@@ -24,6 +24,9 @@ def keypoint_block(source: Path, kind: str) -> dict[str, list] | None:
         named = [names for names in named if names]
         if named and all(names == named[0] for names in named):
             block["names"] = named[0]
+        bones = [c.get("skeleton") for c in document.get("categories", []) if isinstance(c, dict) and c.get("skeleton")]
+        if bones and all(b == bones[0] for b in bones) and _pairs(bones[0], len(block.get("names", ()))):
+            block["skeleton"] = [[i - 1, j - 1] for i, j in bones[0]]  # COCO counts keypoints from 1
     else:
         kpt_names = document.get("kpt_names")
         if isinstance(kpt_names, dict) and kpt_names:
@@ -34,6 +37,13 @@ def keypoint_block(source: Path, kind: str) -> dict[str, list] | None:
     if "names" in block and not all(isinstance(name, str) for name in block["names"]):
         del block["names"]
     return block or None
+
+
+def _pairs(value: Any, count: int) -> bool:
+    """Whether ``value`` is a list of COCO's 1-based keypoint pairs for ``count`` keypoints."""
+    return isinstance(value, list) and all(
+        isinstance(p, list) and len(p) == 2 and all(type(i) is int and 1 <= i <= count for i in p) for p in value
+    )
 
 
 def _yaml(path: Path) -> Any:

@@ -25,7 +25,7 @@ from harness.casefile.schema import Case, ExpectedObject
 from harness.core.geometry import RLE, rle_to_mask
 from harness.evaluation.matching import CaseVerdict
 from harness.evaluation.verdict_text import summarize_verdict
-from harness.reports.pose_overlay import draw_points, expected_points, predicted_points
+from harness.reports.pose_overlay import PoseMarks, draw_bones, draw_points, expected_points, predicted_points
 from harness.robustness.variants import case_pixels
 
 EXPECTED_COLOUR = (40, 220, 60)
@@ -57,7 +57,7 @@ class Mark:
     mask: RLE | None = None
     problem: bool = False
     dashed: bool = False
-    keypoints: tuple = ()  # pose: harness/reports/pose_overlay.py's points
+    keypoints: PoseMarks | None = None  # pose: points and bones (harness/reports/pose_overlay.py)
 
     @property
     def colour(self) -> tuple[int, int, int]:
@@ -140,8 +140,11 @@ def draw(
     for mark in marks:
         box = [v * scale for v in mark.box]
         _rectangle(pen, box, mark.colour, line, dashed=mark.dashed)
-    for mark in marks:  # expected keypoints named; predicted ones named only where they fail
-        font = _font(TEXT_SIZE - 2) if labels and (mark.role == "expected") else None
+    poses = [mark for mark in marks if mark.keypoints is not None]
+    for mark in poses:
+        draw_bones(pen, mark.keypoints, mark.colour, scale, line)
+    for mark in poses:  # expected keypoints named; predicted ones drawn as rings, red where they fail
+        font = _font(TEXT_SIZE - 2) if labels and mark.role == "expected" else None
         draw_points(pen, mark.keypoints, mark.colour, PROBLEM_COLOUR, scale, line, font)
     if labels:
         placed: list[tuple[float, float, float, float]] = []

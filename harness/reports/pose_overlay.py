@@ -1,9 +1,11 @@
 """Keypoints on overlay pictures: expected keypoints as green dots with their names, predicted ones
 as magenta rings, and a predicted keypoint that fails (its OKS term below the object's ``oks``, or
-farther than ``max_error``) in red with its name and a line to where it should be."""
+farther than ``max_error``) in red with a line to where it should be. The file's ``skeleton``
+pairs are joined by thin lines in each side's colour."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from harness.core.config import meets_minimum
@@ -15,21 +17,36 @@ if TYPE_CHECKING:
 
 # x, y, name, failing, and the expected place a failing predicted keypoint is drawn joined to (or None).
 Point = tuple[float, float, str, bool, "tuple[float, float] | None"]
+Bone = tuple[tuple[float, float], tuple[float, float]]
 
 
-def expected_points(case: Case, obj: ExpectedObject) -> tuple[Point, ...]:
-    """The labelled keypoints of an expected object."""
+@dataclass(frozen=True)
+class PoseMarks:
+    """What to draw of one object's or prediction's keypoints: the points and the skeleton's bones."""
+
+    points: tuple[Point, ...] = ()
+    bones: tuple[Bone, ...] = ()
+
+
+def _bones(skeleton, places: dict[int, tuple[float, float]]) -> tuple[Bone, ...]:
+    return tuple((places[i], places[j]) for i, j in skeleton if i in places and j in places)
+
+
+def expected_points(case: Case, obj: ExpectedObject) -> PoseMarks | None:
+    """The labelled keypoints of an expected object, and the bones between them."""
     if obj.keypoints is None:
-        return ()
+        return None
     names = keypoint_names(case.keypoints, len(obj.keypoints))
-    return tuple((x, y, names[k], False, None) for k, (x, y, v) in enumerate(obj.keypoints) if v > 0)
+    labelled = {k: (x, y) for k, (x, y, v) in enumerate(obj.keypoints) if v > 0}
+    points = tuple((x, y, names[k], False, None) for k, (x, y) in labelled.items())
+    return PoseMarks(points, _bones(case.keypoints.skeleton if case.keypoints else (), labelled))
 
 
-def predicted_points(verdict: CaseVerdict, prediction: int) -> tuple[Point, ...]:
-    """A prediction's keypoints; those of a matched object that fail its checks marked."""
+def predicted_points(verdict: CaseVerdict, prediction: int) -> PoseMarks | None:
+    """A prediction's keypoints and bones; those of a matched object that fail its checks marked."""
     keypoints = verdict.predictions.keypoints
     if keypoints is None:
-        return ()
+        return None
     result = next((r for r in verdict.objects if r.prediction == prediction), None)
     obj = None if result is None else result.expected
     found = None if result is None else result.keypoints
@@ -42,14 +59,21 @@ def predicted_points(verdict: CaseVerdict, prediction: int) -> tuple[Point, ...]
             failing = far or not meets_minimum(float(found.terms[k]), obj.oks)
             target = (obj.keypoints[k][0], obj.keypoints[k][1]) if failing else None
         points.append((x, y, names[k], failing, target))
-    return tuple(points)
+    skeleton = verdict.case.keypoints.skeleton if verdict.case.keypoints else ()
+    return PoseMarks(tuple(points), _bones(skeleton, {k: (p[0], p[1]) for k, p in enumerate(points)}))
 
 
-def draw_points(pen: Any, points: tuple[Point, ...], colour, problem_colour, scale: float, line: int, font) -> None:
-    """Points as dots (named, in ``font``) or, ``font`` None, as rings; failing ones red dots joined to
-    where they should be."""
+def draw_bones(pen: Any, pose: PoseMarks, colour, scale: float, line: int) -> None:
+    """The skeleton's bones as thin lines (drawn before any point, so that no bone hides one)."""
+    for (x1, y1), (x2, y2) in pose.bones:
+        pen.line([(x1 * scale, y1 * scale), (x2 * scale, y2 * scale)], fill=colour, width=max(1, line // 2))
+
+
+def draw_points(pen: Any, pose: PoseMarks, colour, problem_colour, scale: float, line: int, font) -> None:
+    """Points as dots (named, in ``font``) or, ``font`` None, as rings; failing ones red dots joined
+    to where they should be."""
     radius = 2 + line
-    for x, y, name, failing, target in points:
+    for x, y, name, failing, target in pose.points:
         cx, cy = x * scale, y * scale
         shade = problem_colour if failing else colour
         if target is not None:

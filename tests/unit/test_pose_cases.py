@@ -57,6 +57,7 @@ def test_a_pose_file_loads_names_flip_idx_sigmas_and_thresholds(tmp_path):
     assert spec.names == ("tip", "left_barb", "right_barb", "notch")
     assert spec.flip_idx == (0, 2, 1, 3)
     assert spec.sigmas == (0.05, 0.06, 0.06, 0.08)
+    assert spec.skeleton == ()  # none given: no bones drawn
     (obj,) = case.objects
     assert obj.keypoints[3] == (100.0, 85.0, 1)
     assert (obj.oks, obj.max_error, obj.area) == (0.8, 6.0, None)
@@ -120,6 +121,8 @@ def test_a_bad_object_breaks_its_case_with_file_case_and_field(tmp_path, objects
         ("{names: [a, a]}", "keypoints.names", "appears twice"),
         ("{sigmas: [0.1, 0]}", "keypoints.sigmas[1]", "outside"),
         ("{colours: [red]}", "keypoints.colours", "unknown key"),
+        ("{names: [a, b], skeleton: [[0, 2]]}", "keypoints.skeleton[0]", "expected a keypoint index 0..1, got 2"),
+        ("{names: [a, b], skeleton: [0, 1]}", "keypoints.skeleton[0]", "expected [i, j], got 0"),
     ],
 )
 def test_a_bad_keypoints_block_makes_the_file_unusable(tmp_path, block, field, message):

@@ -15,6 +15,7 @@ from pycocotools.cocoeval import COCOeval
 from harness.casefile.load import load_case_file
 from harness.core.errors import DatasetError
 from harness.golden.coco import read_coco, write_coco
+from harness.golden.keypoint_blocks import keypoint_block
 from harness.golden.record import ModelInfo
 
 from conftest import CASES, FIXTURES
@@ -27,8 +28,17 @@ def test_the_pose_suite_goes_to_coco_keypoints_and_back(tmp_path):
     assert write_coco(CASES / "shapes-pose.yaml", out, images=FIXTURES / "images") == 24
     exported = json.loads(out.read_text())
     assert exported["categories"] == [
-        {"id": 1, "name": "arrow", "keypoints": ["tip", "left_barb", "right_barb", "notch"]}
+        {
+            "id": 1,
+            "name": "arrow",
+            "keypoints": ["tip", "left_barb", "right_barb", "notch"],
+            "skeleton": [[1, 2], [2, 4], [4, 3], [3, 1]],  # COCO counts keypoints from 1
+        }
     ]
+    assert keypoint_block(out, "coco") == {  # what an import writes as the new file's keypoints: block
+        "names": ["tip", "left_barb", "right_barb", "notch"],
+        "skeleton": [[0, 1], [1, 3], [3, 2], [2, 0]],
+    }
     first = exported["annotations"][0]
     assert len(first["keypoints"]) == 12 and first["num_keypoints"] == 4
     original = [c for c in load_case_file(CASES / "shapes-pose.yaml").cases]

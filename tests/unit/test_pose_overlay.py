@@ -17,7 +17,8 @@ KEYPOINTS = ((100.0, 40.0, 2), (70.0, 110.0, 2), (130.0, 110.0, 2), (100.0, 85.0
 
 
 def judged(predicted: list) -> object:
-    spec = KeypointSpec(4, ("tip", "left_barb", "right_barb", "notch"), (0.05, 0.05, 0.05, 0.07), (0, 2, 1, 3))
+    names = ("tip", "left_barb", "right_barb", "notch")
+    spec = KeypointSpec(4, names, (0.05, 0.05, 0.05, 0.07), (0, 2, 1, 3), skeleton=((0, 1), (1, 3), (3, 2)))
     obj = ExpectedObject("arrow", (60.0, 30.0, 140.0, 120.0), 0.5, 0.5, keypoints=KEYPOINTS, oks=0.8)
     case = Case("c", Path("x.yaml"), Path("x.png"), SIZE, (), (obj,), 0, None, "pose", {}, keypoints=spec)
     found = Predictions(
@@ -34,8 +35,10 @@ def test_expected_keypoints_are_green_and_a_failing_predicted_one_is_red():
     verdict = judged([[100, 40, 0.9], [90, 110, 0.9], [130, 110, 0.9], [5, 5, 0.1]])
     assert not verdict.passed
     marks = verdict_marks(verdict)
-    assert [p[2] for p in marks[0].keypoints] == ["tip", "left_barb", "right_barb"]  # the unlabelled notch is not drawn
-    failing = [p for p in marks[1].keypoints if p[3]]
+    assert [p[2] for p in marks[0].keypoints.points] == ["tip", "left_barb", "right_barb"]  # not the unlabelled notch
+    assert marks[0].keypoints.bones == (((100.0, 40.0), (70.0, 110.0)),)  # tip-left; the notch's bones are not drawn
+    assert len(marks[1].keypoints.bones) == 3  # the prediction's: tip-left, left-notch, notch-right
+    failing = [p for p in marks[1].keypoints.points if p[3]]
     assert [(p[2], p[4]) for p in failing] == [("left_barb", (70.0, 110.0))]
     picture = draw(np.zeros((SIZE[1], SIZE[0], 3), dtype=np.uint8), marks, labels=True, long_side=SIZE[0])
     assert colour_at(picture, 130, 110) == EXPECTED_COLOUR  # a passing keypoint: the expected dot shows
