@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.casefile.fields import Fields, describe_value, parse_object
+from harness.casefile.pose_fields import check_keypoint_counts
 from harness.casefile.schema import (
     CASE_KEYS,
     CASE_NAME,
@@ -22,6 +23,7 @@ from harness.casefile.search_spec import parse_search, search_spec
 from harness.core.config import Thresholds
 from harness.core.errors import ImageError
 from harness.core.images import image_size
+from harness.core.keypoints import KeypointSpec
 from harness.core.paths import resolved
 from harness.core.transforms import Transform, parse_transform
 
@@ -35,6 +37,7 @@ def parse_case(
     file_thresholds: Thresholds,
     file_transforms: tuple[tuple[Transform, dict, str], ...] = (),
     file_search: tuple | None = None,
+    keypoints: KeypointSpec | None = None,
 ) -> Case:
     path = fields.path
     raw = fields.mapping(raw, "", CASE_KEYS)
@@ -49,9 +52,10 @@ def parse_case(
     if not isinstance(raw_objects, list):
         raise fields.error("objects", f"expected a list of objects, got {describe_value(raw_objects)}")
     objects = tuple(
-        parse_object(fields, obj, f"objects[{i}]", path, width, height, thresholds, task)
+        parse_object(fields, obj, f"objects[{i}]", path, width, height, thresholds, task, keypoints and keypoints.count)
         for i, obj in enumerate(raw_objects)
     )
+    check_keypoint_counts(fields, objects)
     recorded = _recorded(fields, raw["recorded"]) if "recorded" in raw else None
     # A case's own list replaces the file's (`transforms: []` opts a case out).
     transforms = parse_transforms(fields, raw["transforms"]) if "transforms" in raw else file_transforms
@@ -72,6 +76,7 @@ def parse_case(
         model=model,
         task=task,
         predict=predict,
+        keypoints=keypoints,
     )
 
 

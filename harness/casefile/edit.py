@@ -294,6 +294,11 @@ def mask_entry(mask: Any) -> Any:
     return flow(flow(number(v) for v in point) for point in mask)
 
 
+def keypoints_entry(keypoints: Iterable[Sequence[float]]) -> CommentedSeq:
+    """Keypoints ``[[x, y, v], ...]`` written on one line, each ``v`` a whole number."""
+    return flow(flow([number(x), number(y), int(v)]) for x, y, v in keypoints)
+
+
 def object_entry(obj: Mapping[str, Any]) -> CommentedMap:
     """An expected object in case-file form (``class``, ``box``, optional ``mask``, ``crowd``, thresholds)."""
     entry = CommentedMap()
@@ -302,6 +307,8 @@ def object_entry(obj: Mapping[str, Any]) -> CommentedMap:
             value = flow(number(v) for v in value)
         elif key == "mask":
             value = mask_entry(value)
+        elif key == "keypoints":
+            value = keypoints_entry(value)
         entry[key] = value
     return entry
 
@@ -327,11 +334,18 @@ def case_entry(
     return entry
 
 
-def new_document(path: Path, *, model: str, task: str, predict: Mapping[str, Any], header: str) -> CaseDocument:
-    """An empty case file: a comment, the model (relative to ``path``), task and predict arguments."""
+def new_document(
+    path: Path, *, model: str, task: str, predict: Mapping[str, Any], header: str, keypoints: Mapping | None = None
+) -> CaseDocument:
+    """An empty case file: a comment, the model (relative to ``path``), task and predict arguments, and
+    for pose the ``keypoints:`` block (``names``, ``flip_idx``) when the annotations give one."""
     data = CommentedMap(version=1, model=model, task=task)
     if predict:
         data["predict"] = flow_map(predict)
+    if keypoints:
+        data["keypoints"] = CommentedMap(
+            (key, flow(flow(v) if isinstance(v, list) else v for v in value)) for key, value in keypoints.items()
+        )
     data["cases"] = CommentedSeq()
     data.yaml_set_start_comment(header)
     return CaseDocument(path, data)

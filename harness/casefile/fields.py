@@ -11,6 +11,7 @@ import reprlib
 from pathlib import Path
 from typing import Any
 
+from harness.casefile.pose_fields import pose_object_fields
 from harness.casefile.schema import OBJECT_KEYS, THRESHOLD_KEYS, ExpectedObject, MaskSpec
 from harness.casefile.yaml_parse import DUPLICATE_KEYS
 from harness.core.config import Thresholds
@@ -102,9 +103,11 @@ class Fields:
     def thresholds(self, value: Any, field_name: str, base: Thresholds) -> Thresholds:
         values = self.mapping(value, field_name, THRESHOLD_KEYS)
         checked: dict[str, Any] = {}
-        for key in ("box_iou", "mask_iou", "robust_box_iou", "robust_mask_iou"):
+        for key in ("box_iou", "mask_iou", "robust_box_iou", "robust_mask_iou", "oks"):
             if key in values:
                 checked[key] = self.number(values[key], f"{field_name}.{key}", low=0.0, high=1.0)
+        if "max_error" in values:
+            checked["max_error"] = self.number(values["max_error"], f"{field_name}.max_error", low=0.0)
         if "max_extra" in values:
             extra = values["max_extra"]
             if isinstance(extra, bool) or not isinstance(extra, int) or extra < 0:
@@ -139,6 +142,7 @@ def parse_object(
     height: int,
     thresholds: Thresholds,
     task: str | None,
+    keypoint_count: int | None = None,
 ) -> ExpectedObject:
     raw = fields.mapping(raw, where, OBJECT_KEYS)
     for key in ("class", "box"):
@@ -163,7 +167,8 @@ def parse_object(
     crowd = raw.get("crowd", False)
     if not isinstance(crowd, bool):
         raise fields.error(f"{where}.crowd", f"expected true or false, got {describe_value(crowd)}")
-    return ExpectedObject(class_name, (x1, y1, x2, y2), box_iou, mask_iou, mask, crowd)
+    pose = pose_object_fields(fields, raw, where, (width, height), thresholds, task, crowd, keypoint_count)
+    return ExpectedObject(class_name, (x1, y1, x2, y2), box_iou, mask_iou, mask, crowd, **pose)
 
 
 def _mask(fields: Fields, raw: Any, where: str, path: Path, width: int, height: int) -> MaskSpec:

@@ -20,6 +20,7 @@ import yaml
 
 from harness.casefile.case_entry import parse_case, parse_transforms
 from harness.casefile.fields import Fields, describe_value
+from harness.casefile.pose_fields import parse_keypoint_spec
 from harness.casefile.schema import (
     CASE_NAME,
     COMPARE_TO_KEYS,
@@ -52,6 +53,7 @@ from harness.core.config import (
     resolve_model,
 )
 from harness.core.errors import CaseFileError
+from harness.core.keypoints import KeypointSpec
 from harness.core.paths import forget_resolved_folders
 from harness.core.text import short_repr
 
@@ -96,9 +98,7 @@ def load_case_file(
     if type(version) is not int or version != 1:
         raise fields.error("version", f"this harness reads case-file version 1, got {short_repr(version)}")
     model, model_sha256 = _model(fields, document.get("model"), path, check_model)
-    task = document.get("task")
-    if task is not None and task not in TASKS:
-        raise fields.error("task", f"expected one of {', '.join(TASKS)}, got {describe_value(task)}")
+    task = _task(fields, document)
     predict = MappingProxyType(_predict(fields, document.get("predict", {})))
     thresholds = fields.thresholds(document.get("thresholds", {}), "thresholds", defaults)
     gates = _gates(fields, document.get("metrics", {}), task)
@@ -108,6 +108,7 @@ def load_case_file(
     compare_to = (
         _compare_to(fields, document["compare_to"], path, check_compare_to) if "compare_to" in document else None
     )
+    keypoints = _keypoint_spec(fields, document, task)
     raw_cases = document["cases"]
     if not isinstance(raw_cases, list):
         raise fields.error("cases", f"expected a list of cases, got {describe_value(raw_cases)}")
@@ -125,10 +126,27 @@ def load_case_file(
                 thresholds,
                 transforms,
                 search,
+                keypoints,
             ),
         )
     )
-    return CaseFile(path, model, task, predict, thresholds, cases, gates, model_sha256, compare_to)
+    return CaseFile(path, model, task, predict, thresholds, cases, gates, model_sha256, compare_to, keypoints)
+
+
+def _task(fields: Fields, document: dict) -> str | None:
+    task = document.get("task")
+    if task is not None and task not in TASKS:
+        raise fields.error("task", f"expected one of {', '.join(TASKS)}, got {describe_value(task)}")
+    return task
+
+
+def _keypoint_spec(fields: Fields, document: dict, task: str | None) -> KeypointSpec | None:
+    """The file's ``keypoints:`` block (pose files only), or None where it has none."""
+    if "keypoints" not in document:
+        return None
+    if task not in (None, "pose"):
+        raise fields.error("keypoints", f"the file's task is {task}; a keypoints: block needs task: pose")
+    return parse_keypoint_spec(fields, document["keypoints"])
 
 
 def read_document(path: Path, parse_cache: Path | None = None, max_mb: float = MAX_CASE_FILE_MB) -> Any:

@@ -17,9 +17,10 @@ from harness.core.config import CompareTo, Gate, Thresholds
 from harness.core.errors import CaseFileError
 from harness.core.geometry import RLE, mask_to_rle, polygons_to_rle, rle_to_mask
 from harness.core.images import load_label_mask
+from harness.core.keypoints import Keypoint, KeypointSpec
 from harness.core.transforms import Transform
 
-TASKS = ("detect", "segment")
+TASKS = ("detect", "segment", "pose")
 
 
 FILE_KEYS = (
@@ -33,6 +34,7 @@ FILE_KEYS = (
     "transforms",
     "search",
     "cases",
+    "keypoints",  # pose: names, flip_idx, sigmas (harness/casefile/pose_fields.py)
 )
 
 
@@ -45,10 +47,10 @@ CASE_KEYS = ("name", "image", "tags", "thresholds", "objects", "recorded", "tran
 RECORDED_KEYS = ("model", "reviewed")
 
 
-OBJECT_KEYS = ("class", "box", "mask", "box_iou", "mask_iou", "crowd")
+OBJECT_KEYS = ("class", "box", "mask", "box_iou", "mask_iou", "crowd", "keypoints", "area", "oks", "max_error")
 
 
-THRESHOLD_KEYS = ("box_iou", "mask_iou", "max_extra", "robust_box_iou", "robust_mask_iou")
+THRESHOLD_KEYS = ("box_iou", "mask_iou", "max_extra", "robust_box_iou", "robust_mask_iou", "oks", "max_error")
 
 
 # Predict arguments the harness sets itself, with what to do instead.
@@ -108,6 +110,12 @@ class ExpectedObject:
     mask_iou: float
     mask: MaskSpec | None = None
     crowd: bool = False
+    # Pose (docs/pose.md): (x, y, v) per keypoint, the area OKS uses (None: the mask's, else the
+    # box's), the lowest OKS that passes and the largest distance in pixels any keypoint may be off.
+    keypoints: tuple[Keypoint, ...] | None = None
+    area: float | None = None
+    oks: float = 0.5
+    max_error: float | None = None
 
 
 @dataclass(frozen=True)
@@ -153,6 +161,7 @@ class Case:
     variant_of: str | None = None  # set on a variant: the name of the case it was made from
     xfail: str | None = None  # set on a variant known to fail: why
     search: SearchSpec | None = None  # ranges to search for the smallest perturbation that breaks it (search:)
+    keypoints: KeypointSpec | None = None  # pose: the file's keypoint names, flip_idx and sigmas
 
     @property
     def awaiting_review(self) -> bool:
@@ -182,6 +191,7 @@ class CaseFile:
     gates: tuple[Gate, ...] = ()
     model_sha256: str | None = None
     compare_to: CompareTo | None = None  # export parity: a second model of the same weights
+    keypoints: KeypointSpec | None = None  # pose: the file's keypoint names, flip_idx and sigmas
 
 
 def _read_only(values: dict) -> MappingProxyType:

@@ -25,10 +25,13 @@ def run_import(args: argparse.Namespace, out) -> int:
         from harness.golden.yolo import read_yolo  # per format
 
         cases = read_yolo(args.source, args.split, model)
+    from harness.golden.keypoint_blocks import keypoint_block  # per command, as the readers
+
+    keypoints = keypoint_block(args.source, args.format) if model.task == "pose" else None
     if args.tag:
         cases = [replace(case, tags=tuple(dict.fromkeys([*case.tags, *args.tag]))) for case in cases]
     header = f"Imported by vision-harness from {args.source.name} ({args.format}): a person's annotations."
-    names = add_cases(args.out, cases, model=model, predict=predict, header=header)
+    names = add_cases(args.out, cases, model=model, predict=predict, header=header, keypoints=keypoints)
     objects = sum(len(case.objects) for case in cases)
     print(f"{display_path(args.out)}: {len(names)} cases, {objects} objects imported from {args.source}", file=out)
     return 0

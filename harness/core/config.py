@@ -18,6 +18,10 @@ class Thresholds:
     # On transformed variants (transforms:), these replace the box and mask thresholds; None: the same.
     robust_box_iou: float | None = None
     robust_mask_iou: float | None = None
+    # Pose: the lowest OKS that passes (COCO's loosest AP threshold), and optionally the largest
+    # distance in pixels any labelled keypoint may be from where it should be.
+    oks: float = 0.5
+    max_error: float | None = None
 
     def override(self, values: Mapping[str, Any]) -> Thresholds:
         """A copy with the given keys replaced (keys already validated)."""
@@ -89,9 +93,12 @@ class CompareTo:
 
 
 # Suite metric names: "{kind}.{name}", e.g. box.map50_95 or mask.f1 (see harness/evaluation/metrics.py).
-METRIC_KINDS = ("box", "mask")
+METRIC_KINDS = ("box", "mask", "pose")  # pose: keypoint mAP on OKS (docs/pose.md)
 METRIC_NAMES = ("map50_95", "map50", "map75", "map_small", "map_medium", "map_large", "precision", "recall", "f1")
-METRICS = tuple(f"{kind}.{name}" for kind in METRIC_KINDS for name in METRIC_NAMES)
+# COCO's keypoint evaluation has no small area range.
+METRICS = tuple(
+    f"{kind}.{name}" for kind in METRIC_KINDS for name in METRIC_NAMES if f"{kind}.{name}" != "pose.map_small"
+)
 
 
 @dataclass(frozen=True)

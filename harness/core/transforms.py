@@ -13,6 +13,7 @@ horizontal flip maps ``x`` to ``width - x`` (and pixel ``j`` to ``width - 1 - j`
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import io
 import math
@@ -22,6 +23,8 @@ from typing import Any
 
 import numpy as np
 from PIL import Image, ImageEnhance, ImageFilter
+
+from harness.core.keypoints import MIRRORS, Keypoint, map_keypoints
 
 FLIPS = ("hflip", "vflip", "rot90", "rot180", "rot270")  # written as a bare name: `- hflip`
 GEOMETRIC = (*FLIPS, "scale", "crop", "pad")
@@ -225,6 +228,20 @@ class Transform:
         out = np.empty(xs.size * 2)
         out[0::2], out[1::2] = xs, ys
         return tuple(float(v) for v in out)
+
+    def map_keypoints(
+        self, keypoints: Sequence[Keypoint], size: Size, flip_idx: Sequence[int] | None
+    ) -> tuple[Keypoint, ...]:
+        """``(x, y, v)`` keypoints in the output image: moved exactly, unlabelled (v=0) where a crop
+        leaves them outside, and renamed through ``flip_idx`` by every mirror (left becomes right)."""
+        moved = tuple(keypoints)
+        for step in self.steps:
+            if step.geometric:
+                output = step.output_size(size)
+                move = functools.partial(step.map_points, size=size)
+                moved = map_keypoints(moved, move, output, step.kind in MIRRORS, flip_idx)
+                size = output
+        return moved
 
     def map_box(self, box: Box, size: Size) -> tuple[Box, float]:
         """The box in the output image, clipped to it, and the share of its area still inside it.

@@ -14,6 +14,8 @@ import numpy as np
 from harness.casefile.schema import Case, ExpectedObject
 from harness.core.config import meets_minimum
 from harness.core.geometry import box_iou, mask_iou
+from harness.core.keypoints import KeypointComparison
+from harness.evaluation.pose_matching import compare_poses, keypoint_problems
 from harness.evaluation.predictions import Predictions
 
 
@@ -27,6 +29,11 @@ class ObjectResult:
     mask_iou: float | None
     confidence: float | None
     check_mask: bool
+    keypoints: KeypointComparison | None = None  # pose: the matched prediction's keypoints against these
+
+    @property
+    def oks(self) -> float | None:
+        return None if self.keypoints is None else self.keypoints.oks
 
     @property
     def problems(self) -> list[str]:
@@ -40,7 +47,7 @@ class ObjectResult:
             problems.append("box IoU low")
         if self.check_mask and not meets_minimum(self.mask_iou, self.expected.mask_iou):
             problems.append("mask IoU low")
-        return problems
+        return problems + keypoint_problems(self.expected, self.keypoints)
 
     @property
     def passed(self) -> bool:
@@ -94,7 +101,9 @@ def match_objects(case: Case, predictions: Predictions, *, use_masks: bool) -> C
         if with_mask:
             masks[with_mask] = mask_iou([expected_masks[i] for i in with_mask], predictions.masks)
 
-    assignment = _assign(expected, predictions, boxes, masks)
+    # Pose: objects with keypoints are matched on OKS (harness/evaluation/pose_matching.py).
+    pose = compare_poses(case, predictions, boxes) if predictions.keypoints is not None else None
+    assignment = _assign(expected, predictions, boxes if pose is None else pose.affinity, masks)
 
     results = []
     for i, obj in enumerate(expected):
@@ -108,6 +117,7 @@ def match_objects(case: Case, predictions: Predictions, *, use_masks: bool) -> C
                 mask_iou=None if j is None or not check_mask else float(masks[i, j]),
                 confidence=None if j is None else float(predictions.scores[j]),
                 check_mask=check_mask,
+                keypoints=None if pose is None or j is None else pose.pairs.get((i, j)),
             )
         )
     matched = set(assignment.values())

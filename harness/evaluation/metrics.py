@@ -22,6 +22,8 @@ from harness.core.geometry import rle_area
 from harness.evaluation.bootstrap import HEADLINE_AREAS, SEED, Bootstrap, CaseSample, complete, headline_bootstrap
 from harness.evaluation.bootstrap_store import BootstrapStore, inputs_digest
 from harness.evaluation.matching import CaseVerdict
+from harness.evaluation.pose_matching import keypoint_problems
+from harness.evaluation.pose_metrics import has_pose, pose_coco_inputs, pose_evaluation, pose_map_values, suite_sigmas
 from harness.evaluation.resampled_map import AREA_RANGES, AREAS, images_from_evaluation
 
 _IOU_TYPE = {"box": "bbox", "mask": "segm"}
@@ -160,16 +162,21 @@ def suite_metrics(
 
     ``samples`` gives the cases' bootstrap data when it is known already (pooled suites);
     ``bootstrap_store`` keeps resampled values between runs."""
-    kinds = tuple(k for k in KINDS if k == "box" or (with_masks and _all_objects_have_masks(verdicts)))
+    masks, pose = with_masks and _all_objects_have_masks(verdicts), has_pose(verdicts)
+    kinds = tuple(k for k in KINDS if k == "box" or (k == "mask" and masks) or (k == "pose" and pose))
     classes = sorted({o.expected.class_name for v in verdicts for o in v.objects} | _predicted_classes(verdicts))
     values: dict[str, float] = {}
     per_class: dict[str, dict[str, float]] = {name: {} for name in classes}
     coco, datasets, evaluations = {}, {}, {}
     for kind in kinds:
         # COCO image ids are 1-based positions in ``verdicts``; a tag's subset is a list of those ids.
-        coco[kind] = coco_inputs(verdicts, classes, kind)
-        datasets[kind] = _load_coco(*coco[kind])
-        evaluation = evaluations[kind] = _evaluate(datasets[kind], kind, image_ids=None)
+        if kind == "pose":  # keypoint mAP: harness/evaluation/pose_metrics.py
+            coco[kind] = pose_coco_inputs(verdicts, classes)
+            evaluation = evaluations[kind] = pose_evaluation(*coco[kind], suite_sigmas(verdicts))
+        else:
+            coco[kind] = coco_inputs(verdicts, classes, kind)
+            datasets[kind] = _load_coco(*coco[kind])
+            evaluation = evaluations[kind] = _evaluate(datasets[kind], kind, image_ids=None)
         counts = _count_values(verdicts, kind)
         values |= _map_values(evaluation, kind) | counts[None]
         for index, name in enumerate(classes):
@@ -184,7 +191,7 @@ def suite_metrics(
             for sample, verdict in zip(out, verdicts, strict=True):
                 sample["counts"][kind] = _case_counts(verdict, kind)
             evaluation = evaluations[kind]
-            if evaluation is None:
+            if evaluation is None or kind == "pose":  # keypoint mAP is not resampled (docs/pose.md)
                 continue
             if areas != AREAS:
                 # A fresh evaluation of just these area ranges (hotcoco evaluates 1,000 images in
@@ -338,7 +345,7 @@ def _slice_values(evaluation, kind: str, slices: dict[str, list[int]]) -> dict[s
         name: {
             f"{kind}.{ours}": float(results[name][theirs])
             for ours, theirs in names.items()
-            if results[name][theirs] > -1
+            if results[name].get(theirs, -1) > -1  # keypoints have no small area range
         }
         for name in slices
     }
@@ -347,6 +354,8 @@ def _slice_values(evaluation, kind: str, slices: dict[str, list[int]]) -> dict[s
 def _map_values(evaluation, kind: str, *, category: int | None = None) -> dict[str, float]:
     if evaluation is None:
         return {}
+    if kind == "pose":
+        return pose_map_values(evaluation, category=category)
     # precision: [IoU threshold, recall point, category, area range, max detections]; -1 = no ground truth.
     precision = np.asarray(evaluation.eval["precision"])[:, :, :, :, -1]
     if category is not None:
@@ -378,6 +387,8 @@ def _case_counts(verdict: CaseVerdict, kind: str) -> dict[str, list[int]]:
             found = False
         elif kind == "box":  # found exactly when the case verdict says so: the same comparison
             found = meets_minimum(result.box_iou, result.expected.box_iou)
+        elif kind == "pose":
+            found = not keypoint_problems(result.expected, result.keypoints)
         else:
             found = meets_minimum(result.mask_iou, result.expected.mask_iou)
         for key in ("", result.expected.class_name):

@@ -24,6 +24,7 @@ from harness.core.errors import HarnessError, ModelError
 from harness.core.geometry import masks_to_rles
 from harness.core.images import image_size, load_image
 from harness.evaluation.model_loading import load_yolo
+from harness.evaluation.pose_predictions import kpt_shape_of, result_keypoints
 from harness.evaluation.prediction_cache import PredictionCache, file_digest, resolved_device
 from harness.evaluation.predictions import Predictions
 
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 # An image to predict: a file, or a file put through a transform (a robustness variant).
 Source = tuple[Path, "Transform | None"]
 
-SUPPORTED_TASKS = ("detect", "segment")
+SUPPORTED_TASKS = ("detect", "segment", "pose")
 # Images per forward pass when --harness-batch is not given: batching only pays on a GPU.
 DEFAULT_BATCH = {"cpu": 1, "cuda": 32, "mps": 8}
 
@@ -63,7 +64,7 @@ class Model:
         self.batch = batch
         self._yolo: Any = None
         self._load_error: ModelError | None = None
-        self._facts: tuple[str, dict[int, str]] | None = None
+        self._facts: tuple[str, dict[int, str], list[int] | None] | None = None  # task, names, kpt_shape
         self._cached_device: str | None = None
         self._predictions: dict[tuple[str, str], Predictions] = {}
         self.images_predicted = 0
@@ -81,6 +82,10 @@ class Model:
     @property
     def names(self) -> dict[int, str]:
         return self._model_facts()[1]
+
+    @property
+    def kpt_shape(self) -> list[int] | None:
+        return self._model_facts()[2]  # a pose model's [keypoints, 2 or 3]; None for the other tasks
 
     @property
     def yolo(self) -> Any:
@@ -131,8 +136,7 @@ class Model:
         self.images_from_cache += usage["images_from_cache"]
 
     def predict(self, image: Path, arguments: Mapping[str, Any], transform: Transform | None = None) -> Predictions:
-        """Predictions on ``image`` (put through ``transform`` first, if given) with the given
-        Ultralytics predict arguments, computed once."""
+        """Predictions on ``image`` (``transform``-ed first, if given) with these predict arguments, computed once."""
         arguments = self._arguments(arguments)
         source = (image, transform)
         key = _memo_key(source, arguments)
@@ -207,14 +211,14 @@ class Model:
         self.images_from_cache += 1
         return predictions
 
-    def _model_facts(self) -> tuple[str, dict[int, str]]:
+    def _model_facts(self) -> tuple[str, dict[int, str], list[int] | None]:
         if self._facts is None and self.cache is not None:
             facts = self.cache.model_facts(self.sha256)
             if facts is not None:
-                self._facts = facts["task"], facts["names"]
+                self._facts = facts["task"], facts["names"], facts["kpt_shape"]
         if self._facts is None:
             model = self._load()
-            self._facts = model.task, dict(model.names)
+            self._facts = model.task, dict(model.names), kpt_shape_of(model)
         return self._facts
 
     def _load(self) -> Any:
@@ -233,12 +237,12 @@ class Model:
                 raise self._load_error from None
             if yolo.task not in SUPPORTED_TASKS:
                 self._load_error = ModelError(
-                    f"model {self.spec} is a {yolo.task} model; the harness runs detect and segment models"
+                    f"model {self.spec} is a {yolo.task} model; the harness runs detect, segment and pose models"
                 )
                 raise self._load_error
             self._yolo = yolo
             if self.cache is not None:
-                self.cache.put_model_facts(self.sha256, yolo.task, yolo.names)
+                self.cache.put_model_facts(self.sha256, yolo.task, yolo.names, kpt_shape_of(yolo))
         return self._yolo
 
     def _cache_key(self, source: Source, arguments: Mapping[str, Any]) -> str:
@@ -293,6 +297,7 @@ class Model:
             scores=boxes.conf.cpu().numpy().astype(np.float64),
             masks=masks,
             image_size=(width, height),
+            keypoints=result_keypoints(result, self.kpt_shape, len(class_ids)) if self.task == "pose" else None,
         )
 
 
@@ -378,9 +383,8 @@ class ModelPool:
 
 @contextlib.contextmanager
 def _quiet_ultralytics():
-    """Ultralytics' INFO lines muted while it loads or runs a model: loading an exported model logs
-    "Loading x.onnx for ONNX Runtime inference...", which pytest would show under a failing case.
-    Warnings still show."""
+    """Ultralytics' INFO lines muted (warnings still show) while it loads or runs a model: loading an export
+    logs "Loading x.onnx for ONNX Runtime inference...", which pytest would show under a failing case."""
     from ultralytics.utils import LOGGER  # loaded only with a model, which imported it already
 
     level = LOGGER.level

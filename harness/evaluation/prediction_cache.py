@@ -33,8 +33,8 @@ from harness.evaluation.cache_store import FolderStore, Store
 from harness.evaluation.predictions import Predictions
 
 # Bump when the entry layout or what goes into a prediction changes: old entries then just miss.
-CACHE_FORMAT = 2
-ENTRY_KEYS = {"image_size", "boxes", "class_names", "scores", "masks", "device"}
+CACHE_FORMAT = 3  # 3: keypoints (pose), and a model's kpt_shape among its facts
+ENTRY_KEYS = {"image_size", "boxes", "class_names", "scores", "masks", "keypoints", "device"}
 MAX_IMAGE_SIDE = 1 << 20  # pixels; a bigger side is damage, and a mask of it would not fit in memory
 FLOAT_MAX = sys.float_info.max  # the largest finite float
 RLE_COUNTS = re.compile(r"[0-o]*")  # pycocotools' compressed counts: characters 48 to 111
@@ -77,17 +77,23 @@ class PredictionCache:
         self._write(self.prediction_name(key), {**predictions_to_json(predictions), "device": device_used})
 
     def model_facts(self, model_sha256: str) -> dict[str, Any] | None:
-        """``{"task": ..., "names": {id: name}}`` of a model seen before, without loading it."""
+        """``{"task": ..., "names": {id: name}, "kpt_shape": ...}`` of a model seen before, without loading it."""
         facts = self._read(self._facts_name(model_sha256))
-        if facts is None or set(facts) != {"task", "names"} or not isinstance(facts["task"], str):
+        if facts is None or set(facts) != {"task", "names", "kpt_shape"} or not isinstance(facts["task"], str):
             return None
         names = facts["names"]
         if not isinstance(names, dict) or not all(_is_class_id(k) and isinstance(v, str) for k, v in names.items()):
             return None
-        return {"task": facts["task"], "names": {int(k): v for k, v in names.items()}}
+        shape = facts["kpt_shape"]
+        if shape is not None and not (isinstance(shape, list) and len(shape) == 2 and all(_is_count(v) for v in shape)):
+            return None
+        return {"task": facts["task"], "names": {int(k): v for k, v in names.items()}, "kpt_shape": shape}
 
-    def put_model_facts(self, model_sha256: str, task: str, names: Mapping[int, str]) -> None:
-        self._write(self._facts_name(model_sha256), {"task": task, "names": {str(k): v for k, v in names.items()}})
+    def put_model_facts(
+        self, model_sha256: str, task: str, names: Mapping[int, str], kpt_shape: list[int] | None = None
+    ) -> None:
+        facts = {"task": task, "names": {str(k): v for k, v in names.items()}, "kpt_shape": kpt_shape}
+        self._write(self._facts_name(model_sha256), facts)
 
     @staticmethod
     def _facts_name(model_sha256: str) -> str:
@@ -135,6 +141,7 @@ def predictions_to_json(predictions: Predictions) -> dict[str, Any]:
         "class_names": list(predictions.class_names),
         "scores": predictions.scores.tolist(),
         "masks": masks,
+        "keypoints": None if predictions.keypoints is None else predictions.keypoints.tolist(),
     }
 
 
@@ -155,7 +162,24 @@ def predictions_from_json(entry: Mapping[str, Any]) -> Predictions:
         masks = [{"size": [height, width], "counts": counts.encode("ascii")} for counts in masks]
     if not len(boxes) == len(names) == len(scores) or (masks is not None and len(masks) != len(names)):
         raise ValueError("entry lengths differ")
-    return Predictions(boxes=boxes, class_names=tuple(names), scores=scores, masks=masks, image_size=(width, height))
+    keypoints = entry["keypoints"]
+    if keypoints is not None:
+        keypoints = _keypoints(keypoints, len(names))
+    return Predictions(boxes, tuple(names), scores, masks, (width, height), keypoints)
+
+
+def _keypoints(value: Any, detections: int) -> np.ndarray:
+    """``(N, K, 3)`` keypoints as ``predictions_to_json`` wrote them (x, y, confidence per keypoint)."""
+    if not isinstance(value, list) or len(value) != detections or not all(isinstance(row, list) for row in value):
+        raise ValueError("keypoints are not one list per detection")
+    count = len(value[0]) if value else 0
+    points = [point for row in value for point in row]
+    if any(len(row) != count for row in value) or not all(isinstance(p, list) and len(p) == 3 for p in points):
+        raise ValueError("keypoints are not K [x, y, confidence] per detection")
+    flat = _floats(points, row_length=3)
+    if flat.size and not (flat[:, 2].min() >= 0.0 and flat[:, 2].max() <= 1.0):
+        raise ValueError("a keypoint confidence outside [0, 1]")
+    return flat.reshape(detections, count, 3)
 
 
 def _image_size(value: Any) -> tuple[int, int]:
@@ -179,6 +203,10 @@ def _floats(value: Any, row_length: int | None, low: float = -FLOAT_MAX, high: f
     if not all(type(v) is float and low <= v <= high for row in rows for v in row):
         raise ValueError(f"not all floats in [{low}, {high}]")
     return np.array(value, dtype=np.float64).reshape((-1, row_length) if row_length else -1)
+
+
+def _is_count(value: Any) -> bool:
+    return type(value) is int and 0 < value < 1 << 16
 
 
 def _is_class_id(key: Any) -> bool:

@@ -15,6 +15,7 @@ from harness.evaluation.bootstrap_store import BootstrapStore
 from harness.evaluation.matching import CaseVerdict, match_objects
 from harness.evaluation.metrics import SuiteMetrics, suite_metrics
 from harness.evaluation.models import Model, ModelPool, file_sha256
+from harness.evaluation.pose_matching import pose_misfit
 
 
 @dataclass(frozen=True)
@@ -145,3 +146,6 @@ def check_model_fits(case: Case, model: Model) -> None:
                 case=case.name,
                 field=f"objects[{index}].mask",
             )
+    misfit = pose_misfit(case, model.name, model.task, model.kpt_shape)
+    if misfit is not None:
+        raise CaseFileError(case.file, misfit[1], case=case.name, field=misfit[0])

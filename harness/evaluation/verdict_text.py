@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from harness.core.config import Gate, meets_minimum
 from harness.core.errors import display_path
 from harness.core.text import format_box, table
+from harness.evaluation.pose_text import keypoint_tables
 
 if TYPE_CHECKING:
     from harness.evaluation.matching import CaseVerdict
@@ -28,7 +29,7 @@ def summarize_verdict(verdict: CaseVerdict) -> str:
     """One line: what failed, and the worst IoU."""
     parts = []
     problems = [p for result in verdict.objects for p in result.problems]
-    for problem in ("missed", "box IoU low", "mask IoU low"):
+    for problem in ("missed", "box IoU low", "mask IoU low", "OKS low", "keypoint off", "no keypoints"):
         if problems.count(problem):
             parts.append(f"{problems.count(problem)} {problem}")
     if verdict.too_many_extras:
@@ -67,6 +68,7 @@ def format_verdict(verdict: CaseVerdict, *, model_name: str) -> str:
             )
         header = ["#", "class", "expected box", "predicted box", "conf", "box IoU", "mask IoU", "verdict"]
         lines += table(header, rows)
+        lines += keypoint_tables(verdict)  # pose objects: one row per keypoint
     else:
         lines.append("  the case expects no objects")
     if verdict.ignored:
@@ -127,7 +129,7 @@ def format_suite_metrics(metrics: SuiteMetrics, intervals: dict[str, tuple[float
         return f"{values.get(name, 0):.3f}" + ("" if found is None else f" [{found[0]:.3f}, {found[1]:.3f}]")
 
     parts = []
-    for kind in ("box", "mask"):
+    for kind in ("box", "mask", "pose"):
         if f"{kind}.map50_95" in values:
             parts.append(
                 f"{kind} mAP50-95 {shown(f'{kind}.map50_95')} mAP50 {shown(f'{kind}.map50')} "

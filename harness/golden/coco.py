@@ -26,6 +26,7 @@ from harness.casefile.schema import BrokenCase, MaskSpec
 from harness.core.errors import DatasetError, ImageError
 from harness.core.geometry import compressed_rle_total, polygon_area, rle_area, rle_from_counts
 from harness.core.images import image_size
+from harness.golden.coco_keypoints import annotation_from_keypoints, keypoints_from_annotation
 from harness.golden.record import ModelInfo, NewCase, check_classes
 
 EXTRA = "vision_harness"  # our key in COCO image and annotation records
@@ -77,8 +78,8 @@ def read_coco(annotations: Path, images: Path, model: ModelInfo) -> list[NewCase
             )
             for i, ann in by_image.get(record["id"], [])
         ]
-        if model.task == "detect":
-            objects = [{k: v for k, v in obj.items() if k != "mask"} for obj in objects]
+        dropped = unjudged_fields(model.task)
+        objects = [{k: v for k, v in obj.items() if k not in dropped} for obj in objects]
         extra = record.get(EXTRA) if isinstance(record.get(EXTRA), Mapping) else {}
         cases.append(
             NewCase(
@@ -91,6 +92,11 @@ def read_coco(annotations: Path, images: Path, model: ModelInfo) -> list[NewCase
             )
         )
     return cases
+
+
+def unjudged_fields(task: str) -> tuple[str, ...]:
+    """What a ``task`` model cannot be judged on: masks (detect), keypoints and their area (not pose)."""
+    return ("mask",) * (task == "detect") + ("keypoints", "area") * (task != "pose")
 
 
 def _load_json(path: Path) -> Any:
@@ -177,9 +183,10 @@ def _object(
         obj["mask"] = mask
     if crowd:
         obj["crowd"] = True
+    obj.update(keypoints_from_annotation(coco.error, where, ann, width, height))  # pose annotations
     extra = ann.get(EXTRA)
     if isinstance(extra, Mapping):
-        obj.update({k: extra[k] for k in ("box_iou", "mask_iou") if k in extra})
+        obj.update({k: extra[k] for k in ("box_iou", "mask_iou", "oks", "max_error") if k in extra})
     return obj
 
 
@@ -271,7 +278,7 @@ def write_coco(case_file: Path, out: Path, *, images: Path | None = None, class_
         "info": {"description": f"exported by vision-harness from {case_file.name}"},
         "images": [],
         "annotations": [],
-        "categories": [{"id": category[name], "name": name} for name in names],
+        "categories": [{"id": category[name], "name": name} | _keypoint_names(loaded) for name in names],
     }
     for image_id, (case, raw) in enumerate(zip(loaded.cases, raw_cases, strict=True), start=1):
         width, height = case.image_size
@@ -314,10 +321,19 @@ def _annotation(obj: dict, spec: Any, size: tuple[int, int], *, image_id: int, c
         groups = [mask] if not isinstance(mask[0][0], list) else mask
         ann["segmentation"] = [[v for point in polygon for v in point] for polygon in groups]
     ann["area"] = _area(spec, height, width) if spec.mask else number((x2 - x1) * (y2 - y1))
-    thresholds = {k: obj[k] for k in ("box_iou", "mask_iou") if k in obj}
+    ann.update(annotation_from_keypoints(obj, spec))  # pose objects: keypoints, and their area: as COCO's area
+    thresholds = {k: obj[k] for k in ("box_iou", "mask_iou", "oks", "max_error") if k in obj}
     if thresholds:
         ann[EXTRA] = thresholds
     return ann
+
+
+def _keypoint_names(loaded: Any) -> dict[str, Any]:
+    """A pose file's keypoint names, as COCO lists them on each category."""
+    if loaded.keypoints is None:
+        return {}
+    spec = loaded.keypoints  # COCO's skeleton counts keypoints from 1
+    return {"keypoints": list(spec.names), "skeleton": [[i + 1, j + 1] for i, j in spec.skeleton]}
 
 
 def _area(spec: Any, height: int, width: int) -> int:

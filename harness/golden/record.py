@@ -27,7 +27,7 @@ class NewCase:
 
     ``objects`` are mappings with ``class``, ``box`` ([x1, y1, x2, y2] pixels) and optionally
     ``mask`` (a polygon of [x, y] points, a list of them, or ``{rle: {size, counts}}``), ``crowd``,
-    ``box_iou`` and ``mask_iou``.
+    ``box_iou``, ``mask_iou`` and, for pose, ``keypoints`` ([[x, y, v], ...]) and ``area``.
     """
 
     image: Path
@@ -113,8 +113,11 @@ def add_cases(
     model: ModelInfo,
     predict: Mapping[str, Any],
     header: str,
+    keypoints: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """Write ``cases`` to the case file ``out``: a new file, or appended to an existing one.
+
+    ``keypoints`` (pose: ``names``, ``flip_idx``) becomes a new file's ``keypoints:`` block.
 
     Returns the names the cases were given (unique in the file). Nothing is written unless every
     case loads. An existing file keeps its model, settings and comments.
@@ -126,8 +129,9 @@ def add_cases(
             out.parent.mkdir(parents=True, exist_ok=True)  # `--out cases/new.yaml` in a fresh project
         except OSError as exc:
             raise HarnessError(f"{out}: cannot make the folder {out.parent}: {exc.strerror}") from None
+        model_path = relative(Path(model.spec), out.parent)
         document = new_document(
-            out, model=relative(Path(model.spec), out.parent), task=model.task, predict=predict, header=header
+            out, model=model_path, task=model.task, predict=predict, header=header, keypoints=keypoints
         )
     if document.cases.fa.flow_style():
         document.cases.fa.set_block_style()  # `cases: [...]` on one line would become unreadable
@@ -179,8 +183,27 @@ def predicted_objects(predictions: Predictions, indices: Sequence[int] | None = 
         }
         if predictions.masks is not None:
             obj["mask"] = rle_mask(predictions.masks[j])
+        if predictions.keypoints is not None:
+            obj["keypoints"] = recorded_keypoints(predictions.keypoints[j], predictions.image_size)
         objects.append(obj)
     return objects
+
+
+# A predicted keypoint below this confidence is recorded unlabelled (v=0): Ultralytics draws none
+# under 0.25; a golden keypoint should be one the model is sure of, and the reviewer can add the rest.
+RECORDED_KEYPOINT_CONFIDENCE = 0.5
+
+
+def recorded_keypoints(keypoints: Any, image_size: tuple[int, int]) -> list[list[float]]:
+    """A prediction's keypoints as case-file ``[x, y, v]``: visible (2) when confident and inside the
+    image, else unlabelled (``[0, 0, 0]``, as COCO writes one)."""
+    width, height = image_size
+    return [
+        [number(x), number(y), 2]
+        if conf >= RECORDED_KEYPOINT_CONFIDENCE and 0 <= x <= width and 0 <= y <= height
+        else [0, 0, 0]
+        for x, y, conf in keypoints.tolist()
+    ]
 
 
 def rle_mask(rle: RLE) -> dict[str, Any]:

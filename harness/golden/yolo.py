@@ -21,6 +21,7 @@ from harness.core.errors import DatasetError, ImageError
 from harness.core.geometry import polygon_area
 from harness.core.images import image_size
 from harness.golden.record import ModelInfo, NewCase, check_classes
+from harness.golden.yolo_pose import kpt_shape, pose_object
 
 SPLITS = ("train", "val", "test")
 
@@ -33,6 +34,7 @@ def read_yolo(data_yaml: Path, split: str, model: ModelInfo) -> list[NewCase]:
     """
     data = _data(data_yaml)
     names = _names(data_yaml, data.get("names"))
+    shape = kpt_shape(data_yaml, data.get("kpt_shape"))  # a pose dataset
     if split not in data or not data[split]:
         raise DatasetError(
             data_yaml,
@@ -45,7 +47,7 @@ def read_yolo(data_yaml: Path, split: str, model: ModelInfo) -> list[NewCase]:
     from ultralytics.data.utils import img2label_paths  # the images/ -> labels/ convention, as Ultralytics has it
 
     parsed = [
-        (image, _labels(Path(label), image, names))
+        (image, _labels(Path(label), image, names, shape))
         for image, label in zip(images, img2label_paths(images), strict=True)
     ]
     check_classes(data_yaml, [obj["class"] for _, objects in parsed for obj in objects], list(names.values()), model)
@@ -53,6 +55,8 @@ def read_yolo(data_yaml: Path, split: str, model: ModelInfo) -> list[NewCase]:
     for image, objects in parsed:
         if model.task == "detect":
             objects = [{k: v for k, v in obj.items() if k != "mask"} for obj in objects]
+        if model.task != "pose":  # keypoints are judged only against a pose model's
+            objects = [{k: v for k, v in obj.items() if k != "keypoints"} for obj in objects]
         cases.append(NewCase(image=Path(image), objects=tuple(objects)))
     return cases
 
@@ -100,7 +104,9 @@ def _images(data_yaml: Path, split: str, value: Any, root: Path) -> list[str]:
     return found
 
 
-def _labels(label: Path, image: str, names: dict[int, str]) -> list[dict[str, Any]]:
+def _labels(
+    label: Path, image: str, names: dict[int, str], shape: tuple[int, int] | None = None
+) -> list[dict[str, Any]]:
     try:
         width, height = image_size(Path(image))
     except ImageError as exc:
@@ -124,6 +130,9 @@ def _labels(label: Path, image: str, names: dict[int, str]) -> list[dict[str, An
         if not index.is_integer() or int(index) not in names:
             raise DatasetError(label, where, f"class {values[0]} is not an index of data.yaml's names (0-{max(names)})")
         coords = numbers[1:]
+        if shape is not None:  # pose: a box, then the keypoints
+            objects.append({"class": names[int(index)]} | pose_object(label, where, coords, (width, height), shape))
+            continue
         if len(coords) != 4 and (len(coords) < 6 or len(coords) % 2):
             raise DatasetError(label, where, f"expected 4 numbers (box) or 3+ x y pairs (polygon), got {len(coords)}")
         if min(coords) < -0.01 or max(coords) > 1.01:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from harness.casefile.edit import CaseDocument, flow, flow_map, mask_entry, object_entry
+from harness.casefile.edit import CaseDocument, flow, flow_map, keypoints_entry, mask_entry, object_entry
 from harness.core.errors import HarnessError, display_path
 from harness.core.text import count_cases, format_box
 from harness.golden.record import predicted_objects
@@ -160,6 +160,8 @@ def rewrite_case(document: CaseDocument, verdict: CaseVerdict, model: str) -> Ca
         raw["box"] = flow(fresh["box"])
         if "mask" in fresh:
             raw["mask"] = mask_entry(fresh["mask"])
+        if "keypoints" in fresh:
+            raw["keypoints"] = keypoints_entry(fresh["keypoints"])
         moved = f"box IoU {result.box_iou:.3f}"
         ious.append(result.box_iou)
         if result.mask_iou is not None:

@@ -38,10 +38,12 @@ def step_summary(record: dict[str, Any]) -> str:
     lines.append("")
     complete = [suite for suite in record["suites"] if suite["complete"]]
     if complete:
-        lines += ["| suite | " + " | ".join(f"{kind} {name}" for kind in ("box", "mask") for name in HEADLINE) + " |"]
-        lines += ["|---" * (1 + 2 * len(HEADLINE)) + "|"]
+        # Pose columns only when a suite has keypoint metrics: detect and seg runs keep their table.
+        kinds = ("box", "mask") + (("pose",) if any("pose.map50_95" in suite["metrics"] for suite in complete) else ())
+        lines += ["| suite | " + " | ".join(f"{kind} {name}" for kind in kinds for name in HEADLINE) + " |"]
+        lines += ["|---" * (1 + len(kinds) * len(HEADLINE)) + "|"]
         for suite in complete:
-            cells = [_cell(suite["metrics"].get(f"{kind}.{name}")) for kind in ("box", "mask") for name in HEADLINE]
+            cells = [_cell(suite["metrics"].get(f"{kind}.{name}")) for kind in kinds for name in HEADLINE]
             lines.append(f"| `{suite['key']}` | " + " | ".join(cells) + " |")
         lines.append("")
     if gates:

@@ -29,7 +29,7 @@ def _change(a: float | None, b: float | None) -> str:
 
 
 def _headline(values: dict[str, float]) -> list[str]:
-    return [f"{kind}.{name}" for kind in ("box", "mask") for name in HEADLINE if f"{kind}.{name}" in values]
+    return [f"{kind}.{name}" for kind in ("box", "mask", "pose") for name in HEADLINE if f"{kind}.{name}" in values]
 
 
 def model_comparison(

@@ -25,6 +25,7 @@ from harness.casefile.schema import Case, ExpectedObject
 from harness.core.geometry import RLE, rle_to_mask
 from harness.evaluation.matching import CaseVerdict
 from harness.evaluation.verdict_text import summarize_verdict
+from harness.reports.pose_overlay import PoseMarks, draw_bones, draw_points, expected_points, predicted_points
 from harness.robustness.variants import case_pixels
 
 EXPECTED_COLOUR = (40, 220, 60)
@@ -56,6 +57,7 @@ class Mark:
     mask: RLE | None = None
     problem: bool = False
     dashed: bool = False
+    keypoints: PoseMarks | None = None  # pose: points and bones (harness/reports/pose_overlay.py)
 
     @property
     def colour(self) -> tuple[int, int, int]:
@@ -71,7 +73,7 @@ def expected_marks(case: Case, masks: Sequence[RLE | None] = ()) -> list[Mark]:
         if rle is None and obj.mask is not None:
             rle = obj.mask.to_rle(height, width)
         label = f"#{index} {obj.class_name}" + (" crowd region" if obj.crowd else "")
-        marks.append(Mark("expected", _box(obj), label, mask=rle))
+        marks.append(Mark("expected", _box(obj), label, mask=rle, keypoints=expected_points(case, obj)))
     return marks
 
 
@@ -92,6 +94,8 @@ def verdict_marks(verdict: CaseVerdict) -> list[Mark]:
         label = f"#{index} {obj.class_name} box {result.box_iou:.2f}"
         if result.check_mask:
             label += f" mask {result.mask_iou:.2f}"
+        if result.keypoints is not None:
+            label += f" OKS {result.keypoints.oks:.2f}"
         if result.problems:
             label += " LOW"
         marks.append(replace(mark, label=label, problem=bool(result.problems)))
@@ -105,7 +109,8 @@ def verdict_marks(verdict: CaseVerdict) -> list[Mark]:
             label, problem = f"EXTRA {name} conf {score:.2f}", verdict.too_many_extras
         box = tuple(float(v) for v in predictions.boxes[j])
         mask = predictions.masks[j] if predictions.masks else None
-        marks.append(Mark("predicted", box, label, mask=mask, problem=problem, dashed=j not in matched))
+        mark = Mark("predicted", box, label, mask=mask, problem=problem, dashed=j not in matched)
+        marks.append(replace(mark, keypoints=predicted_points(verdict, j)))
     return marks
 
 
@@ -135,6 +140,12 @@ def draw(
     for mark in marks:
         box = [v * scale for v in mark.box]
         _rectangle(pen, box, mark.colour, line, dashed=mark.dashed)
+    poses = [mark for mark in marks if mark.keypoints is not None]
+    for mark in poses:
+        draw_bones(pen, mark.keypoints, mark.colour, scale, line)
+    for mark in poses:  # expected keypoints named; predicted ones drawn as rings, red where they fail
+        font = _font(TEXT_SIZE - 2) if labels and mark.role == "expected" else None
+        draw_points(pen, mark.keypoints, mark.colour, PROBLEM_COLOUR, scale, line, font)
     if labels:
         placed: list[tuple[float, float, float, float]] = []
         for mark in marks:

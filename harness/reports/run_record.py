@@ -25,6 +25,7 @@ from harness.evaluation.matching import CaseVerdict
 from harness.evaluation.metrics import SuiteMetrics
 from harness.evaluation.suites import SuiteResult
 from harness.evaluation.verdict_text import summarize_verdict
+from harness.reports.pose_record import object_pose_fields, prediction_pose_fields
 from harness.reports.run_outputs import RunOutputs
 from harness.robustness.parity import ParityResult, summarize_parity
 
@@ -276,6 +277,7 @@ def verdict_record(verdict: CaseVerdict) -> dict[str, Any]:
                 "problems": result.problems,
                 "passed": result.passed,
             }
+            | object_pose_fields(verdict, result)
         )
     found = []
     for j in range(len(predictions)):
@@ -289,6 +291,7 @@ def verdict_record(verdict: CaseVerdict) -> dict[str, Any]:
                 "status": status,
                 "object": matched.get(j),
             }
+            | prediction_pose_fields(verdict, j)
         )
     return {
         "passed": verdict.passed,

@@ -25,6 +25,7 @@ from harness.core.geometry import box_iou, mask_iou, rle_area
 from harness.core.text import format_box, table
 from harness.evaluation.predictions import Predictions
 from harness.evaluation.suites import check_model_pin
+from harness.robustness.pose_parity import pair_oks
 
 if TYPE_CHECKING:
     from harness.casefile.schema import Case
@@ -48,6 +49,7 @@ class ParityRow:
     conf_b: float | None
     problems: tuple[str, ...] = ()  # "box IoU low", "mask IoU low", "conf differs", "only in A", "only in B"
     borderline: bool = False  # unmatched, but its confidence is within the tolerance of the threshold
+    oks: float | None = None  # pose: OKS of B's keypoints against A's (harness/robustness/pose_parity.py)
 
     @property
     def iou(self) -> float | None:
@@ -139,7 +141,10 @@ def compare_predictions(
                 problems.append("mask IoU low")
             if not within_tolerance(conf_a - conf_b, conf):
                 problems.append("conf differs")
-            rows.append(ParityRow(class_name, ia[r], ib[c], box, mask, conf_a, conf_b, tuple(problems)))
+            oks = pair_oks(a, b, ia[r], ib[c])  # pose models: the keypoints must agree as closely as the boxes
+            if oks is not None and not meets_minimum(oks, iou):
+                problems.append("keypoint OKS low")
+            rows.append(ParityRow(class_name, ia[r], ib[c], box, mask, conf_a, conf_b, tuple(problems), oks=oks))
         leftovers = (("A", ia, a.scores, set(matched)), ("B", ib, b.scores, set(matched.values())))
         for side, indices, scores_of, taken in leftovers:
             for k, index in enumerate(indices):

@@ -45,6 +45,7 @@ def make_variant(case: Case, spec: VariantSpec) -> Case:
                 mask_iou=obj.mask_iou if spec.mask_iou is None else spec.mask_iou,
                 mask=None if cut or obj.mask is None else moved_mask(obj.mask, transform, case.image_size),
                 crowd=obj.crowd or cut,
+                **moved_pose(obj, transform, case, box),
             )
         )
     return replace(
@@ -58,6 +59,21 @@ def make_variant(case: Case, spec: VariantSpec) -> Case:
         variant_of=case.name,
         xfail=spec.xfail,
     )
+
+
+def moved_pose(obj: ExpectedObject, transform: Transform, case: Case, box: tuple) -> dict:
+    """An object's keypoints and area in the transformed image (``ExpectedObject`` keywords): keypoints
+    moved exactly, renamed by mirrors through the file's ``flip_idx``, unlabelled where cropped out;
+    an ``area:`` scaled as the box's area is (exact for every step that keeps the object whole)."""
+    if obj.keypoints is None:
+        return {}
+    flip_idx = case.keypoints.flip_idx if case.keypoints is not None else None
+    area = obj.area
+    if area is not None:
+        before = (obj.box[2] - obj.box[0]) * (obj.box[3] - obj.box[1])
+        area *= (box[2] - box[0]) * (box[3] - box[1]) / before
+    keypoints = transform.map_keypoints(obj.keypoints, case.image_size, flip_idx)
+    return {"keypoints": keypoints, "area": area, "oks": obj.oks, "max_error": obj.max_error}
 
 
 def moved_mask(mask: MaskSpec, transform: Transform, size: tuple[int, int]) -> MaskSpec:

@@ -38,8 +38,9 @@ def test_predict_on_local_ray_fills_the_cache_and_pytest_predicts_nothing(tmp_pa
     assert predict.returncode == 0, predict.stderr[-3000:]
     assert "shapes-detect.pt: 144 images predicted" in predict.stdout, predict.stdout
     assert "shapes-seg.pt: 144 images predicted" in predict.stdout, predict.stdout
-    assert "288 images planned" in predict.stdout
-    print(f"vision-harness predict --ray local: {seconds:.1f} s for 288 images")  # Ray's start-up included
+    assert "shapes-pose.pt: 144 images predicted" in predict.stdout, predict.stdout
+    assert "432 images planned" in predict.stdout
+    print(f"vision-harness predict --ray local: {seconds:.1f} s for 432 images")  # Ray's start-up included
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "cases/", "-p", "no:randomly"],
         cwd=tmp_path,
@@ -49,6 +50,6 @@ def test_predict_on_local_ray_fills_the_cache_and_pytest_predicts_nothing(tmp_pa
     )
     assert run.returncode == 0, run.stdout[-3000:]
     models = [line for line in run.stdout.splitlines() if line.startswith("model ")]
-    assert len(models) == 2, run.stdout[-3000:]
+    assert len(models) == 3, run.stdout[-3000:]
     assert all("0 images predicted in 0.0 s, 144 from the cache" in line for line in models), models
     assert "torch imported: False" in run.stdout

@@ -23,7 +23,7 @@ def test_the_shipped_suites_plan_each_case_and_variant_once_per_model():
     plan = plan_predictions(sorted(CASES.glob("*.yaml")))
     assert plan.notes == []
     by_model = {Path(job.model).name: job for job in plan.jobs}
-    assert sorted(by_model) == ["shapes-detect.pt", "shapes-seg.pt"]
+    assert sorted(by_model) == ["shapes-detect.pt", "shapes-pose.pt", "shapes-seg.pt"]
     for job in plan.jobs:
         plain = [source for source in job.sources if source[1] is None]
         variants = [source for source in job.sources if source[1] is not None]
