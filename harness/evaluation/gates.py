@@ -12,7 +12,7 @@ import numpy as np
 
 from harness.core.config import DEFAULT_RESAMPLES, Gate, meets_minimum
 from harness.evaluation.bootstrap import lower_bound, upper_bound
-from harness.evaluation.metrics import SuiteMetrics
+from harness.evaluation.metric_table import SuiteMetrics
 
 HEADLINE = ("map50_95", "map50", "map75", "precision", "recall", "f1")
 

@@ -13,7 +13,8 @@ from harness.core.text import listed, short_repr
 from harness.core.transforms import Transform
 from harness.evaluation.bootstrap_store import BootstrapStore
 from harness.evaluation.matching import CaseVerdict, match_objects
-from harness.evaluation.metrics import SuiteMetrics, suite_metrics
+from harness.evaluation.metric_table import SuiteMetrics
+from harness.evaluation.metrics import suite_metrics
 from harness.evaluation.models import Model, ModelPool, file_sha256
 from harness.evaluation.pose_matching import pose_misfit
 

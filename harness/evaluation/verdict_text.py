@@ -12,7 +12,7 @@ from harness.evaluation.pose_text import keypoint_tables
 
 if TYPE_CHECKING:
     from harness.evaluation.matching import CaseVerdict
-    from harness.evaluation.metrics import SuiteMetrics
+    from harness.evaluation.metric_table import SuiteMetrics
     from harness.evaluation.suites import SuiteResult
 
 

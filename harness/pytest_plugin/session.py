@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from harness.casefile.schema import Case, CaseFile
     from harness.evaluation.baseline import Baseline
     from harness.evaluation.matching import CaseVerdict
-    from harness.evaluation.metrics import SuiteMetrics
+    from harness.evaluation.metric_table import SuiteMetrics
     from harness.evaluation.suites import Judge, SuiteResult
     from harness.robustness.parity import ParityResult
 

@@ -22,7 +22,7 @@ from harness.core.atomic import write_text_atomically
 from harness.core.paths import suite_key
 from harness.evaluation.gates import decide_gate, detectable
 from harness.evaluation.matching import CaseVerdict
-from harness.evaluation.metrics import SuiteMetrics
+from harness.evaluation.metric_table import SuiteMetrics
 from harness.evaluation.suites import SuiteResult
 from harness.evaluation.verdict_text import summarize_verdict
 from harness.reports.pose_record import object_pose_fields, prediction_pose_fields

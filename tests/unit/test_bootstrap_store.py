@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from test_metrics import Scenario, judged
 
-import harness.evaluation.metrics as metrics_module
+import harness.evaluation.metric_table as metric_table
 from harness.evaluation.bootstrap_store import BootstrapStore
 from harness.evaluation.cache_store import FolderStore
 from harness.evaluation.metrics import suite_metrics
@@ -68,8 +68,8 @@ def test_a_second_run_reads_the_values_and_draws_nothing(tmp_path, monkeypatch):
     def no_drawing(*args, **kwargs):
         raise AssertionError("drew resamples that the store holds")
 
-    monkeypatch.setattr(metrics_module, "headline_bootstrap", no_drawing)
-    monkeypatch.setattr(metrics_module, "complete", no_drawing)
+    monkeypatch.setattr(metric_table, "headline_bootstrap", no_drawing)
+    monkeypatch.setattr(metric_table, "complete", no_drawing)
     again = intervals(suite_metrics(judged(scenario(), with_masks=True), with_masks=True, bootstrap_store=store))
     assert again == first
     assert "per_tag.night.box.map50" in again and "mask.map50_95" in again
