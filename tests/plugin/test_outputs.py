@@ -96,21 +96,6 @@ def test_a_report_that_cannot_be_written_is_said_and_the_outcome_stays(pytester,
     result.stdout.fnmatch_lines(["JSON record: out/run.json (0.* MB)", "HTML report not written: *shapes.yaml*"])
 
 
-def test_a_picture_that_cannot_be_drawn_is_said_in_one_line(tmp_path):
-    from test_overlay import make_case, obj, predictions
-
-    from harness.evaluation.matching import match_objects
-    from harness.reports.run_outputs import OutputSettings, RunOutputs
-
-    case = make_case(tmp_path, obj((10, 10, 50, 50)))
-    verdict = match_objects(case, predictions(), use_masks=False)
-    case.image.unlink()  # gone between predicting and drawing
-    outputs = RunOutputs(OutputSettings("failed", tmp_path / "pictures", tmp_path / "r.html", None, None))
-    line = outputs.case_judged("x.yaml::synthetic", "x.yaml", verdict, failing=True)
-    assert line.startswith("overlay not drawn: image not found: ")
-    assert not (tmp_path / "pictures").exists()
-
-
 def test_overlay_pictures_are_not_reported_as_images_no_case_uses(pytester, detect_suite):
     text, _ = shift_first_box(detect_suite, "scene-002", 1 / 3)
     pytester.makefile(".yaml", shapes=text)

@@ -152,3 +152,16 @@ def test_dashed_boxes_have_gaps():
 def test_small_pictures_are_enlarged_and_huge_ones_shrunk(size, drawn_long_side):
     picture = draw(np.zeros((size[1], size[0], 3), np.uint8), [])
     assert max(picture.size) == drawn_long_side
+
+
+def test_a_picture_that_cannot_be_drawn_is_said_in_one_line(tmp_path):
+    from harness.evaluation.matching import match_objects
+    from harness.reports.run_outputs import OutputSettings, RunOutputs
+
+    case = make_case(tmp_path, obj((10, 10, 50, 50)))
+    verdict = match_objects(case, predictions(), use_masks=False)
+    case.image.unlink()  # gone between predicting and drawing
+    outputs = RunOutputs(OutputSettings("failed", tmp_path / "pictures", tmp_path / "r.html", None, None))
+    line = outputs.case_judged("x.yaml::synthetic", "x.yaml", verdict, failing=True)
+    assert line.startswith("overlay not drawn: image not found: ")
+    assert not (tmp_path / "pictures").exists()
