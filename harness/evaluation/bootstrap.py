@@ -84,8 +84,10 @@ def resampled_values(
     kinds = sorted({kind for sample in samples for kind in sample.get("counts", {})})
     for kind in kinds:
         coco = [sample.get("coco", {}).get(kind, {}) for sample in samples]
-        if any(coco) and areas:
-            for name, values in _map_values(ResampledMap(coco, areas), weights).items():
+        # COCO's keypoint evaluation has no "small" range (a keypoint needs room to be placed).
+        kind_areas = tuple(area for area in areas if kind != "pose" or area != "small")
+        if any(coco) and kind_areas:
+            for name, values in _map_values(ResampledMap(coco, kind_areas), weights).items():
                 scope, _, metric = name.rpartition("/")
                 out[f"per_class.{scope}.{kind}.{metric}" if scope else f"{kind}.{metric}"] = values
         if not counts:

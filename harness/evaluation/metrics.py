@@ -23,7 +23,14 @@ from harness.evaluation.bootstrap_store import BootstrapStore, inputs_digest
 from harness.evaluation.matching import CaseVerdict
 from harness.evaluation.metric_table import SuiteMetrics
 from harness.evaluation.pose_matching import keypoint_problems
-from harness.evaluation.pose_metrics import has_pose, pose_coco_inputs, pose_evaluation, pose_map_values, suite_sigmas
+from harness.evaluation.pose_metrics import (
+    POSE_MAX_DETECTIONS,
+    has_pose,
+    pose_coco_inputs,
+    pose_evaluation,
+    pose_map_values,
+    suite_sigmas,
+)
 from harness.evaluation.resampled_map import AREA_RANGES, AREAS, images_from_evaluation
 
 _IOU_TYPE = {"box": "bbox", "mask": "segm"}
@@ -78,14 +85,15 @@ def suite_metrics(
             for sample, verdict in zip(out, verdicts, strict=True):
                 sample["counts"][kind] = _case_counts(verdict, kind)
             evaluation = evaluations[kind]
-            if evaluation is None or kind == "pose":  # keypoint mAP is not resampled (docs/pose.md)
+            if evaluation is None:
                 continue
-            if areas != AREAS:
+            limit = POSE_MAX_DETECTIONS if kind == "pose" else 100
+            if areas != AREAS and kind != "pose":
                 # A fresh evaluation of just these area ranges (hotcoco evaluates 1,000 images in
                 # milliseconds): its per-image records, which cost the time here, are fewer.
                 evaluation = _evaluate(datasets[kind], kind, image_ids=None, areas=areas)
             names = {index + 1: name for index, name in enumerate(classes)}
-            images = images_from_evaluation(evaluation.eval_imgs, list(range(1, len(verdicts) + 1)), names)
+            images = images_from_evaluation(evaluation.eval_imgs, list(range(1, len(verdicts) + 1)), names, limit)
             for sample, groups in zip(out, images, strict=True):
                 sample["coco"][kind] = groups
         return out

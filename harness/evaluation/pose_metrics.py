@@ -23,6 +23,8 @@ from harness.evaluation.pose_matching import object_area, sigmas_for
 if TYPE_CHECKING:
     from harness.evaluation.matching import CaseVerdict
 
+# COCO's keypoint evaluation keeps an image's 20 best detections (params.maxDets), not 100.
+POSE_MAX_DETECTIONS = 20
 # COCOeval.summarize's keypoint stats 0-4: all OKS thresholds, 0.5, 0.75 at area "all"; medium; large.
 POSE_MAP_ROWS = (
     ("map50_95", slice(None), 0),

@@ -194,15 +194,19 @@ def _points_reached(recall: np.ndarray) -> np.ndarray:
 
 
 def images_from_evaluation(
-    eval_imgs: Sequence[Mapping | None], image_ids: Sequence[int], classes: Mapping[int, str]
+    eval_imgs: Sequence[Mapping | None],
+    image_ids: Sequence[int],
+    classes: Mapping[int, str],
+    max_detections: int = 100,
 ) -> list[dict[str, ImageGroup]]:
     """Per image of ``image_ids``, its :data:`ImageGroup` per ``"class/area"``, from COCOeval's
-    ``evalImgs`` (pycocotools, with its None entries) or hotcoco's ``eval_imgs`` (which leaves them out)."""
+    ``evalImgs`` (pycocotools, with its None entries) or hotcoco's ``eval_imgs`` (which leaves them out),
+    at the evaluation's largest detection limit (100 for boxes and masks, 20 for keypoints)."""
     position = {image_id: index for index, image_id in enumerate(image_ids)}
     areas = {rng: name for name, rng in AREA_RANGES.items()}
     out: list[dict[str, ImageGroup]] = [{} for _ in image_ids]
     for entry in eval_imgs:
-        if entry is None or entry["maxDet"] != 100 or entry["image_id"] not in position:
+        if entry is None or entry["maxDet"] != max_detections or entry["image_id"] not in position:
             continue
         matched = np.asarray(entry["dtMatches"], dtype=float).reshape(IOU_THRESHOLDS, -1) != 0
         ignored = np.asarray(entry["dtIgnore"], dtype=bool).reshape(IOU_THRESHOLDS, -1)

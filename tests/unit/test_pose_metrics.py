@@ -19,6 +19,7 @@ from pycocotools.cocoeval import COCOeval
 
 from harness.casefile.schema import Case, ExpectedObject
 from harness.core.keypoints import KeypointSpec, default_sigmas
+from harness.evaluation.bootstrap import resampled_values
 from harness.evaluation.matching import match_objects
 from harness.evaluation.metrics import suite_metrics
 from harness.evaluation.predictions import Predictions
@@ -219,6 +220,29 @@ def test_keypoint_map_equals_pycocotools(scenario):
         ids = [i for i, tags in enumerate(scenario.tags, start=1) if tag in tags]
         if ids:
             assert_close(metrics.per_tag[tag], reference_stats(reference_eval(scenario, ids)), f"tag {tag}: ")
+
+
+@settings(max_examples=80, deadline=None)
+@given(pose_scenarios())
+def test_the_bootstrap_without_resampling_equals_pycocotools(scenario):
+    """Every image drawn once: the bootstrap's keypoint mAP is COCOeval's (float32 counts, 1e-6)."""
+    assume(any(scenario.predicted))
+    assume(any(obj[2] is not None for objects in scenario.expected for obj in objects))
+    verdicts = [
+        match_objects(_case(scenario, i), _predictions(p), use_masks=False) for i, p in enumerate(scenario.predicted)
+    ]
+    metrics = suite_metrics(verdicts, with_masks=False)
+    values = resampled_values(metrics.samples, np.ones((1, len(verdicts)), dtype=np.int64))
+    assert not any(path.endswith("pose.map_small") for path in values)  # no small range for keypoints
+    reference = reference_eval(scenario)
+
+    def defined(prefix: str) -> dict[str, float]:
+        picked = {p[len(prefix) :]: float(v[0]) for p, v in values.items() if p.startswith(prefix + "pose.map")}
+        return {k: v for k, v in picked.items() if not np.isnan(v)}
+
+    assert_close(defined(""), reference_stats(reference), "resampled: ")
+    for index, name in enumerate(CLASSES):
+        assert_close(defined(f"per_class.{name}."), reference_stats(reference, index), f"resampled {name}: ")
 
 
 def test_perfect_keypoints_score_one_and_a_gate_path_reads_them():
