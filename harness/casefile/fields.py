@@ -99,7 +99,7 @@ class Fields:
     def thresholds(self, value: Any, field_name: str, base: Thresholds) -> Thresholds:
         values = self.mapping(value, field_name, THRESHOLD_KEYS)
         checked: dict[str, Any] = {}
-        for key in ("box_iou", "mask_iou", "robust_box_iou", "robust_mask_iou"):
+        for key in ("box_iou", "mask_iou", "robust_box_iou", "robust_mask_iou", "obb_iou"):
             if key in values:
                 checked[key] = self.number(values[key], f"{field_name}.{key}", low=0.0, high=1.0)
         if "max_extra" in values:

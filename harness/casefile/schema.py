@@ -19,7 +19,7 @@ from harness.core.geometry import RLE, mask_to_rle, polygons_to_rle, rle_to_mask
 from harness.core.images import load_label_mask
 from harness.core.transforms import Transform
 
-TASKS = ("detect", "segment")
+TASKS = ("detect", "segment", "obb", "classify")
 
 
 FILE_KEYS = (
@@ -40,15 +40,16 @@ COMPARE_TO_KEYS = ("model", "iou", "conf")
 
 
 CASE_KEYS = ("name", "image", "tags", "thresholds", "objects", "recorded", "transforms", "search")
+LABEL_KEYS = ("label", "labels", "min_confidence", "top_k")  # a classify case's expectation instead of objects
 
 
 RECORDED_KEYS = ("model", "reviewed")
 
 
-OBJECT_KEYS = ("class", "box", "mask", "box_iou", "mask_iou", "crowd")
+OBJECT_KEYS = ("class", "box", "mask", "box_iou", "mask_iou", "crowd", "obb", "obb_iou")
 
 
-THRESHOLD_KEYS = ("box_iou", "mask_iou", "max_extra", "robust_box_iou", "robust_mask_iou")
+THRESHOLD_KEYS = ("box_iou", "mask_iou", "max_extra", "robust_box_iou", "robust_mask_iou", "obb_iou")
 
 
 # Predict arguments the harness sets itself, with what to do instead.
@@ -108,6 +109,18 @@ class ExpectedObject:
     mask_iou: float
     mask: MaskSpec | None = None
     crowd: bool = False
+    obb: tuple[float, ...] | None = None  # an oriented box's corners (x1 y1 ... x4 y4); ``box`` is then its bounds
+    obb_iou: float = 0.5  # the minimum oriented-box IoU, where ``obb`` is set
+
+
+@dataclass(frozen=True)
+class LabelSpec:
+    """What a classify case expects: one of ``labels`` among the model's ``top_k`` classes, with at
+    least ``min_confidence``."""
+
+    labels: tuple[str, ...]
+    min_confidence: float = 0.0
+    top_k: int = 1
 
 
 @dataclass(frozen=True)
@@ -153,6 +166,7 @@ class Case:
     variant_of: str | None = None  # set on a variant: the name of the case it was made from
     xfail: str | None = None  # set on a variant known to fail: why
     search: SearchSpec | None = None  # ranges to search for the smallest perturbation that breaks it (search:)
+    label: LabelSpec | None = None  # a classify case: the label expected instead of objects
 
     @property
     def awaiting_review(self) -> bool:

@@ -18,6 +18,7 @@ class Thresholds:
     # On transformed variants (transforms:), these replace the box and mask thresholds; None: the same.
     robust_box_iou: float | None = None
     robust_mask_iou: float | None = None
+    obb_iou: float = 0.5  # oriented boxes (task obb): the minimum polygon IoU
 
     def override(self, values: Mapping[str, Any]) -> Thresholds:
         """A copy with the given keys replaced (keys already validated)."""
@@ -92,6 +93,9 @@ class CompareTo:
 METRIC_KINDS = ("box", "mask")
 METRIC_NAMES = ("map50_95", "map50", "map75", "map_small", "map_medium", "map_large", "precision", "recall", "f1")
 METRICS = tuple(f"{kind}.{name}" for kind in METRIC_KINDS for name in METRIC_NAMES)
+# Oriented boxes (COCO's area ranges are axis-aligned: "all" only) and labels (classify).
+METRICS += ("obb.map50_95", "obb.map50", "obb.map75", "obb.precision", "obb.recall", "obb.f1")
+METRICS += ("label.top1", "label.top5", "label.precision", "label.recall", "label.f1")
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from harness.core.images import image_size, load_image
 from harness.evaluation.model_loading import load_yolo
 from harness.evaluation.prediction_cache import PredictionCache, file_digest, resolved_device
 from harness.evaluation.predictions import Predictions
+from harness.evaluation.task_results import oriented_predictions, ranked_predictions
 
 if TYPE_CHECKING:
     from harness.core.transforms import Transform
@@ -33,7 +34,8 @@ if TYPE_CHECKING:
 # An image to predict: a file, or a file put through a transform (a robustness variant).
 Source = tuple[Path, "Transform | None"]
 
-SUPPORTED_TASKS = ("detect", "segment")
+SUPPORTED_TASKS = ("detect", "segment", "obb", "classify")
+TASK_RESULTS = {"obb": oriented_predictions, "classify": ranked_predictions}  # tasks without result.boxes
 # Images per forward pass when --harness-batch is not given: batching only pays on a GPU.
 DEFAULT_BATCH = {"cpu": 1, "cuda": 32, "mps": 8}
 
@@ -233,7 +235,7 @@ class Model:
                 raise self._load_error from None
             if yolo.task not in SUPPORTED_TASKS:
                 self._load_error = ModelError(
-                    f"model {self.spec} is a {yolo.task} model; the harness runs detect and segment models"
+                    f"model {self.spec} is a {yolo.task} model; the harness runs {', '.join(SUPPORTED_TASKS)} models"
                 )
                 raise self._load_error
             self._yolo = yolo
@@ -277,6 +279,8 @@ class Model:
 
     def _convert(self, path: str, shape: tuple[int, int], result: Any) -> Predictions:
         height, width = shape
+        if self.task in TASK_RESULTS:
+            return TASK_RESULTS[self.task](result, self.names, (width, height))
         boxes = result.boxes
         class_ids = boxes.cls.cpu().numpy().astype(int)
         masks = None

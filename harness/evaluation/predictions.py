@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness.core.geometry import RLE
+from harness.core.oriented import xywhr_to_corners
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,10 @@ class Predictions:
         scores: ``shape = (N,)``, confidences in [0, 1].
         masks: N RLE masks at the original resolution, or None for a detect model.
         image_size: ``(width, height)`` of the original image.
+        obb: ``shape = (N, 5)``, each box's oriented box ``cx cy w h r`` (radians), for an obb
+            model (``boxes`` are then their axis-aligned bounds); None for other models.
+        ranked: a classify model's top classes and scores, best first (at most 5; no boxes then);
+            None for other models.
     """
 
     boxes: np.ndarray
@@ -26,10 +31,17 @@ class Predictions:
     scores: np.ndarray
     masks: list[RLE] | None
     image_size: tuple[int, int]
+    obb: np.ndarray | None = None
+    ranked: tuple[tuple[str, float], ...] | None = None
+
+    def oriented_corners(self) -> np.ndarray:
+        """The oriented boxes' corners, ``shape = (N, 8)`` (none for a model without oriented boxes)."""
+        return xywhr_to_corners(self.obb) if self.obb is not None else np.zeros((0, 8))
 
     def __len__(self) -> int:
         return len(self.class_names)
 
     @classmethod
-    def empty(cls, image_size: tuple[int, int], *, with_masks: bool) -> Predictions:
-        return cls(np.zeros((0, 4)), (), np.zeros(0), [] if with_masks else None, image_size)
+    def empty(cls, image_size: tuple[int, int], *, with_masks: bool, with_obb: bool = False) -> Predictions:
+        obb = np.zeros((0, 5)) if with_obb else None
+        return cls(np.zeros((0, 4)), (), np.zeros(0), [] if with_masks else None, image_size, obb=obb)
