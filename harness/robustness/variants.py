@@ -45,6 +45,9 @@ def make_variant(case: Case, spec: VariantSpec) -> Case:
                 mask_iou=obj.mask_iou if spec.mask_iou is None else spec.mask_iou,
                 mask=None if cut or obj.mask is None else moved_mask(obj.mask, transform, case.image_size),
                 crowd=obj.crowd or cut,
+                # An oriented box's corners move exactly, like a polygon's points.
+                obb=None if obj.obb is None else transform.map_polygon(obj.obb, case.image_size),
+                obb_iou=obj.obb_iou,
             )
         )
     return replace(
