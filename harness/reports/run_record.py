@@ -21,6 +21,7 @@ from harness.casefile.schema import CaseFile
 from harness.core.atomic import write_text_atomically
 from harness.core.paths import suite_key
 from harness.evaluation.gates import decide_gate, detectable
+from harness.evaluation.label_result import LabelResult
 from harness.evaluation.matching import CaseVerdict
 from harness.evaluation.metrics import SuiteMetrics
 from harness.evaluation.suites import SuiteResult
@@ -277,6 +278,8 @@ def verdict_record(verdict: CaseVerdict) -> dict[str, Any]:
                 "passed": result.passed,
             }
         )
+        if result.check_obb:  # task obb: the oriented box and its IoU, judged instead of the box's
+            objects[-1] |= {"obb": list(obj.obb), "min_obb_iou": obj.obb_iou, "obb_iou": _number(result.obb_iou)}
     found = []
     for j in range(len(predictions)):
         status = "matched" if j in matched else "ignored" if j in verdict.ignored else "extra"
@@ -290,6 +293,8 @@ def verdict_record(verdict: CaseVerdict) -> dict[str, Any]:
                 "object": matched.get(j),
             }
         )
+        if predictions.obb is not None:
+            found[-1]["obb"] = [float(v) for v in predictions.oriented_corners()[j]]
     return {
         "passed": verdict.passed,
         "summary": summarize_verdict(verdict),
@@ -299,6 +304,20 @@ def verdict_record(verdict: CaseVerdict) -> dict[str, Any]:
         "classes": sorted({o.class_name for o in verdict.case.objects} | set(predictions.class_names)),
         "objects": objects,
         "predictions": found,
+        **({"label": _label_record(verdict.label)} if verdict.label is not None else {}),
+    }
+
+
+def _label_record(label: LabelResult) -> dict[str, Any]:
+    """A classify case's verdict on its label, for the record."""
+    return {
+        "labels": list(label.spec.labels),
+        "min_confidence": label.spec.min_confidence,
+        "top_k": label.spec.top_k,
+        "ranked": [[name, _number(score)] for name, score in label.ranked],
+        "rank": label.rank,
+        "confidence": _number(label.confidence),
+        "problems": label.problems,
     }
 
 
