@@ -302,6 +302,8 @@ def object_entry(obj: Mapping[str, Any]) -> CommentedMap:
             value = flow(number(v) for v in value)
         elif key == "mask":
             value = mask_entry(value)
+        elif key == "obb" and isinstance(value, list):  # corners, one [x, y] each
+            value = flow(flow(number(v) for v in point) for point in value)
         entry[key] = value
     return entry
 

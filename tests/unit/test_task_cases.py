@@ -244,3 +244,28 @@ def test_an_obb_failure_table_reads_like_a_report(tmp_path):
     assert "obb IoU" in report and "FAIL: obb IoU low" in report
     assert "(100, 100) 60x20 29°" in report  # expected: centre, sides, angle in degrees
     assert "unmatched predictions: 1 (max_extra 0: FAIL)" in report
+
+
+def test_yolo_obb_labels_import_as_oriented_boxes_that_load(tmp_path):
+    from harness.golden.record import ModelInfo, NewCase, add_cases
+    from harness.golden.yolo import read_yolo
+    from oriented_shapes import OBB_CLASS_NAMES, write_obb_dataset
+
+    data = write_obb_dataset(tmp_path / "data", n_train=0, n_val=4)
+    model_file = tmp_path / "obb.pt"
+    model_file.write_bytes(b"stand-in")  # add_cases names it; nothing loads it
+    model = ModelInfo(str(model_file), "obb", OBB_CLASS_NAMES)
+    cases = read_yolo(data, "val", model)
+    scenes = [make_oriented_scene("val", index) for index in range(4)]
+    for case, scene in zip(cases, scenes, strict=True):
+        assert [obj["class"] for obj in case.objects] == [item.class_name for item in scene.shapes]
+        for obj, item in zip(case.objects, scene.shapes, strict=True):
+            assert "box" not in obj and "mask" not in obj
+            # Labels keep 6 decimals of the normalised corners: within a thousandth of a pixel here.
+            assert np.allclose(obj["obb"], item.corners, atol=2e-3)
+    out = tmp_path / "cases" / "imported.yaml"
+    add_cases(out, [NewCase(c.image, c.objects) for c in cases], model=model, predict={}, header="imported")
+    loaded = load_case_file(out, check_model=False)
+    assert loaded.task == "obb"
+    assert [len(case.objects) for case in loaded.cases] == [len(scene.shapes) for scene in scenes]
+    assert all(obj.obb is not None for case in loaded.cases for obj in case.objects)
