@@ -90,16 +90,19 @@ def ultralytics_val(cases: list[Case], model: str, predict: dict) -> tuple[float
         for case in cases:
             width, height = case.image_size
             Image.open(case.image).save(root / "images/val" / f"{case.name}.png")
-            lines = [
-                f"{index[obj.class_name]} " + " ".join(f"{x / width:.6f} {y / height:.6f}" for x, y in zip(obj.obb[0::2], obj.obb[1::2], strict=True))
-                for obj in case.objects
-            ]
+            lines = []
+            for obj in case.objects:
+                corners = zip(obj.obb[0::2], obj.obb[1::2], strict=True)
+                lines.append(
+                    f"{index[obj.class_name]} " + " ".join(f"{x / width:.6f} {y / height:.6f}" for x, y in corners)
+                )
             (root / "labels/val" / f"{case.name}.txt").write_text("".join(line + "\n" for line in lines))
         data = root / "data.yaml"
         listed = "".join(f"  {i}: {name}\n" for i, name in names.items())
         data.write_text(f"path: {root}\ntrain: images/val\nval: images/val\nnames:\n{listed}")
         arguments = {k: v for k, v in predict.items() if k in ("imgsz", "agnostic_nms")}
-        metrics = YOLO(model).val(data=str(data), batch=1, device="cpu", plots=False, verbose=False, project=folder, **arguments)
+        settings = dict(batch=1, device="cpu", plots=False, verbose=False, project=folder)
+        metrics = YOLO(model).val(data=str(data), **settings, **arguments)
     return float(metrics.box.map), float(metrics.box.map50)
 
 
@@ -118,8 +121,10 @@ def main() -> None:
     print(f"{len(pairs)} matched pairs in {len(cases)} cases of {args.cases.name}")
     print(f"polygon IoU: mean {pairs[:, 0].mean():.4f}, min {pairs[:, 0].min():.4f}")
     print(f"probiou:     mean {pairs[:, 1].mean():.4f}, min {pairs[:, 1].min():.4f}")
-    print(f"probiou - polygon IoU: mean {difference.mean():+.4f}, mean |d| {np.abs(difference).mean():.4f}, "
-          f"largest |d| {np.abs(difference).max():.4f}")
+    print(
+        f"probiou - polygon IoU: mean {difference.mean():+.4f}, mean |d| {np.abs(difference).mean():.4f}, "
+        f"largest |d| {np.abs(difference).max():.4f}"
+    )
     print(f"pairs on the other side of their obb_iou threshold under probiou: {flipped}")
 
     print("\nA box against itself turned about its centre:")

@@ -21,12 +21,14 @@ from harness.evaluation.prediction_cache import predictions_from_json, predictio
 from harness.evaluation.predictions import Predictions
 from harness.evaluation.task_verdicts import judge_predictions
 from harness.evaluation.verdict_text import format_verdict, summarize_verdict
+from harness.golden.record import ModelInfo, NewCase, add_cases
+from harness.golden.yolo import read_yolo
 from harness.robustness.variants import make_variant
 
 from conftest import FIXTURES
 
 sys.path.insert(0, str(FIXTURES))
-from oriented_shapes import make_oriented_scene, render_oriented
+from oriented_shapes import OBB_CLASS_NAMES, make_oriented_scene, render_oriented, write_obb_dataset
 
 WIDTH, HEIGHT = 320, 240
 
@@ -247,10 +249,6 @@ def test_an_obb_failure_table_reads_like_a_report(tmp_path):
 
 
 def test_yolo_obb_labels_import_as_oriented_boxes_that_load(tmp_path):
-    from harness.golden.record import ModelInfo, NewCase, add_cases
-    from harness.golden.yolo import read_yolo
-    from oriented_shapes import OBB_CLASS_NAMES, write_obb_dataset
-
     data = write_obb_dataset(tmp_path / "data", n_train=0, n_val=4)
     model_file = tmp_path / "obb.pt"
     model_file.write_bytes(b"stand-in")  # add_cases names it; nothing loads it
