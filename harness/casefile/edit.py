@@ -316,8 +316,10 @@ def case_entry(
     tags: Sequence[str] = (),
     thresholds: Mapping[str, Any] | None = None,
     recorded: Mapping[str, Any] | None = None,
+    label: str | None = None,
 ) -> CommentedMap:
-    """A case in case-file form, keys in the order people write them."""
+    """A case in case-file form, keys in the order people write them; a classify case's ``label``
+    takes the place of its objects."""
     entry = CommentedMap(name=name, image=image)
     if tags:
         entry["tags"] = flow(tags)
@@ -325,7 +327,10 @@ def case_entry(
         entry["thresholds"] = flow_map(thresholds)
     if recorded is not None:
         entry["recorded"] = flow_map(recorded)
-    entry["objects"] = CommentedSeq(object_entry(obj) for obj in objects)
+    if label is not None:
+        entry["label"] = label
+    else:
+        entry["objects"] = CommentedSeq(object_entry(obj) for obj in objects)
     return entry
 
 

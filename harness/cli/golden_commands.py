@@ -21,6 +21,10 @@ def run_import(args: argparse.Namespace, out) -> int:
         from harness.golden.coco import read_coco  # per format: pycocotools only for COCO
 
         cases = read_coco(args.source, args.images, model)
+    elif args.format == "folder":
+        from harness.golden.image_folder import read_image_folder  # per format
+
+        cases = read_image_folder(args.source, args.split or None, model)
     else:
         from harness.golden.yolo import read_yolo  # per format
 
@@ -157,7 +161,17 @@ def add_import(commands) -> None:
     )
     yolo.add_argument("source", type=Path, metavar="data.yaml")
     yolo.add_argument("--split", default="val", choices=("train", "val", "test"), help="default: val")
-    for sub in (coco, yolo):
+    folder = command(
+        formats,
+        "folder",
+        "an ImageFolder tree (SPLIT/CLASS/*.jpg) for a classify model",
+        "Import one split of an ImageFolder tree, Ultralytics' classify layout: each image a case whose label is "
+        "the name of its folder.",
+        "example:\n  vision-harness import folder data/ --split val --out cases/labels.yaml --model best-cls.pt",
+    )
+    folder.add_argument("source", type=Path, metavar="ROOT")
+    folder.add_argument("--split", default="val", help="the folder under ROOT holding the class folders ('' for ROOT)")
+    for sub in (coco, yolo, folder):
         add_target_options(sub, "the imported cases")
         sub.add_argument(
             "--tag",

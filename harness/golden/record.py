@@ -36,6 +36,7 @@ class NewCase:
     tags: tuple[str, ...] = ()
     thresholds: Mapping[str, Any] = field(default_factory=dict)
     recorded: Mapping[str, Any] | None = None
+    label: str | None = None  # a classify case: its expected class (and no objects)
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,7 @@ def add_cases(
                 tags=case.tags,
                 thresholds=case.thresholds,
                 recorded=case.recorded,
+                label=case.label,
             )
         )
     document.save(changed=names)

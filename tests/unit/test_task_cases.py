@@ -14,6 +14,7 @@ from PIL import Image
 
 from harness.casefile.load import load_case_file
 from harness.casefile.schema import BrokenCase, Case, LabelSpec, VariantSpec
+from harness.core.errors import DatasetError
 from harness.core.oriented import xywhr_to_corners
 from harness.core.transforms import Step, Transform
 from harness.evaluation.label_metrics import confusion, label_suite_metrics
@@ -21,6 +22,7 @@ from harness.evaluation.prediction_cache import predictions_from_json, predictio
 from harness.evaluation.predictions import Predictions
 from harness.evaluation.task_verdicts import judge_predictions
 from harness.evaluation.verdict_text import format_verdict, summarize_verdict
+from harness.golden.image_folder import read_image_folder
 from harness.golden.record import ModelInfo, NewCase, add_cases
 from harness.golden.yolo import read_yolo
 from harness.robustness.variants import make_variant
@@ -28,7 +30,14 @@ from harness.robustness.variants import make_variant
 from conftest import FIXTURES
 
 sys.path.insert(0, str(FIXTURES))
-from oriented_shapes import OBB_CLASS_NAMES, make_oriented_scene, render_oriented, write_obb_dataset
+from oriented_shapes import (
+    CLASSIFY_CLASS_NAMES,
+    OBB_CLASS_NAMES,
+    make_oriented_scene,
+    render_oriented,
+    write_classify_dataset,
+    write_obb_dataset,
+)
 
 WIDTH, HEIGHT = 320, 240
 
@@ -267,3 +276,22 @@ def test_yolo_obb_labels_import_as_oriented_boxes_that_load(tmp_path):
     assert loaded.task == "obb"
     assert [len(case.objects) for case in loaded.cases] == [len(scene.shapes) for scene in scenes]
     assert all(obj.obb is not None for case in loaded.cases for obj in case.objects)
+
+
+def test_an_image_folder_tree_imports_as_classify_cases_that_load(tmp_path):
+    root = write_classify_dataset(tmp_path / "tree", n_train=0, n_val=10)
+    model_file = tmp_path / "cls.pt"
+    model_file.write_bytes(b"stand-in")  # add_cases names it; nothing loads it
+    model = ModelInfo(str(model_file), "classify", CLASSIFY_CLASS_NAMES)
+    cases = read_image_folder(root, "val", model)
+    assert len(cases) == 10
+    assert all(case.image.parent.name == case.label and case.objects == () for case in cases)
+    out = tmp_path / "cases" / "labels.yaml"
+    add_cases(out, cases, model=model, predict={"imgsz": 64}, header="imported")
+    loaded = load_case_file(out, check_model=False)
+    assert loaded.task == "classify"
+    assert [case.label.labels for case in loaded.cases] == [(case.label,) for case in cases]
+    with pytest.raises(DatasetError, match="not classes of"):
+        read_image_folder(root, "val", ModelInfo(str(model_file), "classify", ("circle",)))
+    with pytest.raises(DatasetError, match="an ImageFolder tree holds labels"):
+        read_image_folder(root, "val", ModelInfo(str(model_file), "obb", CLASSIFY_CLASS_NAMES))
