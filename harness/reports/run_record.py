@@ -21,6 +21,7 @@ from harness.casefile.schema import CaseFile
 from harness.core.atomic import write_text_atomically
 from harness.core.paths import suite_key
 from harness.evaluation.gates import decide_gate, detectable
+from harness.evaluation.label_metrics import confusion
 from harness.evaluation.label_result import LabelResult
 from harness.evaluation.matching import CaseVerdict
 from harness.evaluation.metrics import SuiteMetrics
@@ -145,6 +146,9 @@ def _suite(key: str, case_file: CaseFile, model_spec: str, result: SuiteResult |
         return suite
     suite["task"] = result.model.task
     suite["metrics"] = _numbers(result.metrics.flat())
+    if result.model.task == "classify":  # rows: true class, columns: the predicted (top-1) class
+        classes, matrix = confusion(result.verdicts)
+        suite["confusion"] = {"classes": classes, "matrix": matrix}
     suite |= _bootstrap_fields(settings, result.metrics, case_file)
     for gate in case_file.gates:
         verdict = decide_gate(result.metrics, gate, settings.confidence, settings.resamples)

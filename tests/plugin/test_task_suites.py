@@ -90,3 +90,8 @@ def test_the_run_record_holds_oriented_boxes_and_labels_and_fits_its_schema(pyte
         assert all(1 <= len(verdict["label"]["ranked"]) <= 5 for verdict in verdicts)
         assert any(not verdict["passed"] and verdict["label"]["problems"] for verdict in verdicts)
         assert "label.top1" in metrics and any(name.startswith("per_class.") for name in metrics)
+        (confusion,) = [suite["confusion"] for suite in record["suites"]]
+        assert sum(map(sum, confusion["matrix"])) == case_count(suite)
+        # The diagonal holds the cases whose top class is right: the top-1 accuracy's numerator.
+        correct = sum(confusion["matrix"][i][i] for i in range(len(confusion["classes"])))
+        assert correct == round(metrics["label.top1"] * case_count(suite))
