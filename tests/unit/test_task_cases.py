@@ -79,7 +79,11 @@ def test_obb_as_corners_or_xywhr_and_thresholds(tmp_path):
     [
         ("obb: [[0, 0], [10, 0], [10, 10]]", "objects[0].obb", "four corners"),
         ("obb: [[0, 0], [10, 10], [10, 0], [0, 10]]", "objects[0].obb", "edges cross"),
-        ("obb: [[300, 0], [330, 0], [330, 10], [300, 10]]", "objects[0].obb", "outside the 320x240 image"),
+        (
+            "obb: [[330, 0], [340, 0], [340, 10], [330, 10]]",
+            "objects[0].obb",
+            "centre (335, 5) lies outside the 320x240",
+        ),
         ("obb: {xywhr: [50, 50, 0, 10, 0]}", "objects[0].obb.xywhr", "must be > 0"),
         ("box: [0, 0, 10, 10]", "objects[0].box", "carries `obb:`"),
     ],
