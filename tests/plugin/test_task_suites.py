@@ -5,14 +5,16 @@ the turned picture, and a warm rerun answered from the prediction cache with the
 from __future__ import annotations
 
 import json
+import shutil
 
 import jsonschema
 import pytest
 import yaml
 
+from harness.cli import main as cli
 from harness.reports.run_record import load_schema
 
-from conftest import MODELS, shipped_suite, with_case_line
+from conftest import FIXTURES, MODELS, shipped_suite, with_case_line
 
 
 def case_count(text: str) -> int:
@@ -95,3 +97,22 @@ def test_the_run_record_holds_oriented_boxes_and_labels_and_fits_its_schema(pyte
         # The diagonal holds the cases whose top class is right: the top-1 accuracy's numerator.
         correct = sum(confusion["matrix"][i][i] for i in range(len(confusion["classes"])))
         assert correct == round(metrics["label.top1"] * case_count(suite))
+
+
+@pytest.mark.parametrize(
+    ("task", "image", "predict"),
+    [("obb", "obb-golden-001.png", "imgsz=256"), ("classify", "classify-golden-003.png", "imgsz=64")],
+)
+def test_new_records_the_model_s_oriented_boxes_or_label_and_reviewed_cases_pass(pytester, task, image, predict):
+    shutil.copy(MODELS / f"shapes-{task}.pt", pytester.path / "model.pt")
+    shutil.copy(FIXTURES / "images" / image, pytester.path / "a.png")
+    # pytester runs in its own folder: the command line's relative paths are its.
+    assert cli(["new", "a.png", "--model", "model.pt", "--out", "recorded.yaml", "--predict", predict]) == 0
+    (case,) = yaml.safe_load((pytester.path / "recorded.yaml").read_text())["cases"]
+    if task == "obb":
+        assert case["objects"] and all(len(obj["obb"]) == 4 for obj in case["objects"])
+    else:
+        assert case["label"] == "star" and "objects" not in case  # golden picture 3 is a star
+    assert cli(["review", "recorded.yaml", "--mark-reviewed"]) == 0
+    result = pytester.runpytest("recorded.yaml", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)  # the model against its own, reviewed output
