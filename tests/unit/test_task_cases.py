@@ -22,6 +22,7 @@ from harness.evaluation.prediction_cache import predictions_from_json, predictio
 from harness.evaluation.predictions import Predictions
 from harness.evaluation.task_verdicts import judge_predictions
 from harness.evaluation.verdict_text import format_verdict, summarize_verdict
+from harness.golden.dota import read_dota
 from harness.golden.image_folder import read_image_folder
 from harness.golden.record import ModelInfo, NewCase, add_cases
 from harness.golden.yolo import read_yolo
@@ -299,3 +300,31 @@ def test_an_image_folder_tree_imports_as_classify_cases_that_load(tmp_path):
         read_image_folder(root, "val", ModelInfo(str(model_file), "classify", ("circle",)))
     with pytest.raises(DatasetError, match="an ImageFolder tree holds labels"):
         read_image_folder(root, "val", ModelInfo(str(model_file), "obb", CLASSIFY_CLASS_NAMES))
+
+
+def test_dota_labels_import_as_oriented_boxes_with_difficult_ones_as_crowd(tmp_path):
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "images").mkdir()
+    scenes = {index: make_oriented_scene("golden", index) for index in (1, 4)}
+    for index, scene in scenes.items():
+        Image.fromarray(render_oriented(scene)).save(tmp_path / "images" / f"p{index}.png")
+        lines = ["imagesource:generator", "gsd:0.5"]
+        for k, item in enumerate(scene.shapes):
+            corners = " ".join(f"{x:g} {y:g}" for x, y in item.corners)
+            lines.append(f"{corners} {item.class_name} {int(k == 0)}")  # the first object is difficult
+        (tmp_path / "labels" / f"p{index}.txt").write_text("\n".join(lines) + "\n")
+    model_file = tmp_path / "obb.pt"
+    model_file.write_bytes(b"stand-in")  # add_cases names it; nothing loads it
+    model = ModelInfo(str(model_file), "obb", OBB_CLASS_NAMES)
+    cases = read_dota(tmp_path / "labels", tmp_path / "images", model)
+    out = tmp_path / "cases" / "dota.yaml"
+    add_cases(out, cases, model=model, predict={}, header="imported")
+    loaded = load_case_file(out, check_model=False)
+    for case, scene in zip(loaded.cases, scenes.values(), strict=True):
+        assert [obj.class_name for obj in case.objects] == [item.class_name for item in scene.shapes]
+        for k, (obj, item) in enumerate(zip(case.objects, scene.shapes, strict=True)):
+            assert obj.obb == tuple(v for point in item.corners for v in point)  # pixels, exactly
+            assert obj.crowd == (k == 0)
+    (tmp_path / "labels" / "p1.txt").write_text("1 2 3 4 5 6 7 x ellipse 0\n")
+    with pytest.raises(DatasetError, match="line 1: expected 8 numbers before the category"):
+        read_dota(tmp_path / "labels", tmp_path / "images", model)
