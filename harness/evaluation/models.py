@@ -26,7 +26,7 @@ from harness.core.images import image_size, load_image
 from harness.evaluation.model_loading import load_yolo
 from harness.evaluation.prediction_cache import PredictionCache, file_digest, resolved_device
 from harness.evaluation.predictions import Predictions
-from harness.evaluation.task_results import oriented_predictions, ranked_predictions
+from harness.evaluation.task_results import TASK_RESULTS
 
 if TYPE_CHECKING:
     from harness.core.transforms import Transform
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 Source = tuple[Path, "Transform | None"]
 
 SUPPORTED_TASKS = ("detect", "segment", "obb", "classify")
-TASK_RESULTS = {"obb": oriented_predictions, "classify": ranked_predictions}  # tasks without result.boxes
 # Images per forward pass when --harness-batch is not given: batching only pays on a GPU.
 DEFAULT_BATCH = {"cpu": 1, "cuda": 32, "mps": 8}
 

@@ -42,3 +42,7 @@ def ranked_predictions(result: Any, names: Mapping[int, str], image_size: tuple[
     order = np.argsort(-probs, kind="stable")[:RANKED_CLASSES]  # stable: ties keep the class order
     ranked = tuple((names[int(i)], float(probs[i])) for i in order)
     return Predictions(np.zeros((0, 4)), (), np.zeros(0), None, image_size, ranked=ranked)
+
+
+# The tasks whose results hold no ``result.boxes`` to read, and how to read them instead.
+TASK_RESULTS = {"obb": oriented_predictions, "classify": ranked_predictions}
