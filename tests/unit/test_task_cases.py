@@ -17,6 +17,7 @@ from harness.casefile.schema import BrokenCase, Case, LabelSpec, VariantSpec
 from harness.core.errors import DatasetError
 from harness.core.oriented import xywhr_to_corners
 from harness.core.transforms import Step, Transform
+from harness.evaluation.baseline import case_deltas, case_record
 from harness.evaluation.label_metrics import confusion, label_suite_metrics
 from harness.evaluation.prediction_cache import predictions_from_json, predictions_to_json
 from harness.evaluation.predictions import Predictions
@@ -328,3 +329,20 @@ def test_dota_labels_import_as_oriented_boxes_with_difficult_ones_as_crowd(tmp_p
     (tmp_path / "labels" / "p1.txt").write_text("1 2 3 4 5 6 7 x ellipse 0\n")
     with pytest.raises(DatasetError, match="line 1: expected 8 numbers before the category"):
         read_dota(tmp_path / "labels", tmp_path / "images", model)
+
+
+def test_a_baseline_tracks_each_oriented_box_s_polygon_iou(tmp_path):
+    body = "  - name: t\n    image: image.png\n    objects:\n"
+    body += "      - class: bar\n        obb: {xywhr: [100, 100, 60, 20, 0.5]}\n"
+    (case,) = load(tmp_path, body, "obb")
+
+    def turned(angle: float) -> Predictions:
+        xywhr = np.array([[100, 100, 60, 20, angle]])
+        return Predictions(np.zeros((1, 4)), ("bar",), np.array([0.9]), None, (WIDTH, HEIGHT), obb=xywhr)
+
+    then = judge_predictions(case, turned(0.5), use_masks=False)
+    now = judge_predictions(case, turned(0.9), use_masks=False)
+    record = case_record(then)
+    assert record["objects"][0]["obb_iou"] == pytest.approx(1.0)
+    (obb_delta,) = [d for d in case_deltas(record, now) if "obb iou" in d.name]
+    assert obb_delta.now == pytest.approx(now.objects[0].obb_iou) and obb_delta.change < -0.3
