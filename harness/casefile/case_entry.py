@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from harness.casefile.fields import Fields, describe_value, parse_object
+from harness.casefile.oriented_fields import parse_label, parse_oriented_object
 from harness.casefile.pose_fields import check_keypoint_counts
 from harness.casefile.schema import (
     CASE_KEYS,
     CASE_NAME,
+    LABEL_KEYS,
     RECORDED_KEYS,
     SUITE_ITEM,
     TAG_NAME,
@@ -40,19 +42,26 @@ def parse_case(
     keypoints: KeypointSpec | None = None,
 ) -> Case:
     path = fields.path
-    raw = fields.mapping(raw, "", CASE_KEYS)
+    raw = fields.mapping(raw, "", (*CASE_KEYS, *LABEL_KEYS))
     fields.refuse_duplicates(raw, "")
     name = _name(fields, raw)
     image, (width, height) = _image(fields, raw)
     tags = _tags(fields, raw)
     thresholds = fields.thresholds(raw.get("thresholds", {}), "thresholds", file_thresholds)
+    label = parse_label(fields, raw, task)
+    if label is not None:
+        raw = {**raw, "objects": []}  # a classify case expects a label, and no objects
     if "objects" not in raw:
         raise fields.error("objects", "missing: list the expected objects, or write `objects: []` for none")
     raw_objects = raw["objects"]
     if not isinstance(raw_objects, list):
         raise fields.error("objects", f"expected a list of objects, got {describe_value(raw_objects)}")
     objects = tuple(
-        parse_object(fields, obj, f"objects[{i}]", path, width, height, thresholds, task, keypoints and keypoints.count)
+        parse_oriented_object(fields, obj, f"objects[{i}]", width, height, thresholds, task)
+        if task == "obb" or (isinstance(obj, dict) and "obb" in obj)
+        else parse_object(
+            fields, obj, f"objects[{i}]", path, width, height, thresholds, task, keypoints and keypoints.count
+        )
         for i, obj in enumerate(raw_objects)
     )
     check_keypoint_counts(fields, objects)
@@ -77,6 +86,7 @@ def parse_case(
         task=task,
         predict=predict,
         keypoints=keypoints,
+        label=label,
     )
 
 

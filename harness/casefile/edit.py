@@ -309,6 +309,8 @@ def object_entry(obj: Mapping[str, Any]) -> CommentedMap:
             value = mask_entry(value)
         elif key == "keypoints":
             value = keypoints_entry(value)
+        elif key == "obb" and isinstance(value, list):  # corners, one [x, y] each
+            value = flow(flow(number(v) for v in point) for point in value)
         entry[key] = value
     return entry
 
@@ -321,8 +323,10 @@ def case_entry(
     tags: Sequence[str] = (),
     thresholds: Mapping[str, Any] | None = None,
     recorded: Mapping[str, Any] | None = None,
+    label: str | None = None,
 ) -> CommentedMap:
-    """A case in case-file form, keys in the order people write them."""
+    """A case in case-file form, keys in the order people write them; a classify case's ``label``
+    takes the place of its objects."""
     entry = CommentedMap(name=name, image=image)
     if tags:
         entry["tags"] = flow(tags)
@@ -330,7 +334,10 @@ def case_entry(
         entry["thresholds"] = flow_map(thresholds)
     if recorded is not None:
         entry["recorded"] = flow_map(recorded)
-    entry["objects"] = CommentedSeq(object_entry(obj) for obj in objects)
+    if label is not None:
+        entry["label"] = label
+    else:
+        entry["objects"] = CommentedSeq(object_entry(obj) for obj in objects)
     return entry
 
 

@@ -103,7 +103,7 @@ class Fields:
     def thresholds(self, value: Any, field_name: str, base: Thresholds) -> Thresholds:
         values = self.mapping(value, field_name, THRESHOLD_KEYS)
         checked: dict[str, Any] = {}
-        for key in ("box_iou", "mask_iou", "robust_box_iou", "robust_mask_iou", "oks"):
+        for key in ("box_iou", "mask_iou", "robust_box_iou", "robust_mask_iou", "oks", "obb_iou"):
             if key in values:
                 checked[key] = self.number(values[key], f"{field_name}.{key}", low=0.0, high=1.0)
         if "max_error" in values:

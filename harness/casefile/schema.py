@@ -20,7 +20,7 @@ from harness.core.images import load_label_mask
 from harness.core.keypoints import Keypoint, KeypointSpec
 from harness.core.transforms import Transform
 
-TASKS = ("detect", "segment", "pose")
+TASKS = ("detect", "segment", "pose", "obb", "classify")
 
 
 FILE_KEYS = (
@@ -42,15 +42,38 @@ COMPARE_TO_KEYS = ("model", "iou", "conf")
 
 
 CASE_KEYS = ("name", "image", "tags", "thresholds", "objects", "recorded", "transforms", "search")
+LABEL_KEYS = ("label", "labels", "min_confidence", "top_k")  # a classify case's expectation instead of objects
 
 
 RECORDED_KEYS = ("model", "reviewed")
 
 
-OBJECT_KEYS = ("class", "box", "mask", "box_iou", "mask_iou", "crowd", "keypoints", "area", "oks", "max_error")
+OBJECT_KEYS = (
+    "class",
+    "box",
+    "mask",
+    "box_iou",
+    "mask_iou",
+    "crowd",
+    "keypoints",
+    "area",
+    "oks",
+    "max_error",
+    "obb",
+    "obb_iou",
+)
 
 
-THRESHOLD_KEYS = ("box_iou", "mask_iou", "max_extra", "robust_box_iou", "robust_mask_iou", "oks", "max_error")
+THRESHOLD_KEYS = (
+    "box_iou",
+    "mask_iou",
+    "max_extra",
+    "robust_box_iou",
+    "robust_mask_iou",
+    "oks",
+    "max_error",
+    "obb_iou",
+)
 
 
 # Predict arguments the harness sets itself, with what to do instead.
@@ -116,6 +139,18 @@ class ExpectedObject:
     area: float | None = None
     oks: float = 0.5
     max_error: float | None = None
+    obb: tuple[float, ...] | None = None  # an oriented box's corners (x1 y1 ... x4 y4); ``box`` is then its bounds
+    obb_iou: float = 0.5  # the minimum oriented-box IoU, where ``obb`` is set
+
+
+@dataclass(frozen=True)
+class LabelSpec:
+    """What a classify case expects: one of ``labels`` among the model's ``top_k`` classes, with at
+    least ``min_confidence``."""
+
+    labels: tuple[str, ...]
+    min_confidence: float = 0.0
+    top_k: int = 1
 
 
 @dataclass(frozen=True)
@@ -162,6 +197,7 @@ class Case:
     xfail: str | None = None  # set on a variant known to fail: why
     search: SearchSpec | None = None  # ranges to search for the smallest perturbation that breaks it (search:)
     keypoints: KeypointSpec | None = None  # pose: the file's keypoint names, flip_idx and sigmas
+    label: LabelSpec | None = None  # a classify case: the label expected instead of objects
 
     @property
     def awaiting_review(self) -> bool:

@@ -21,6 +21,14 @@ def run_import(args: argparse.Namespace, out) -> int:
         from harness.golden.coco import read_coco  # per format: pycocotools only for COCO
 
         cases = read_coco(args.source, args.images, model)
+    elif args.format == "dota":
+        from harness.golden.dota import read_dota  # per format
+
+        cases = read_dota(args.source, args.images, model)
+    elif args.format == "folder":
+        from harness.golden.image_folder import read_image_folder  # per format
+
+        cases = read_image_folder(args.source, args.split or None, model)
     else:
         from harness.golden.yolo import read_yolo  # per format
 
@@ -160,7 +168,27 @@ def add_import(commands) -> None:
     )
     yolo.add_argument("source", type=Path, metavar="data.yaml")
     yolo.add_argument("--split", default="val", choices=("train", "val", "test"), help="default: val")
-    for sub in (coco, yolo):
+    folder = command(
+        formats,
+        "folder",
+        "an ImageFolder tree (SPLIT/CLASS/*.jpg) for a classify model",
+        "Import one split of an ImageFolder tree, Ultralytics' classify layout: each image a case whose label is "
+        "the name of its folder.",
+        "example:\n  vision-harness import folder data/ --split val --out cases/labels.yaml --model best-cls.pt",
+    )
+    folder.add_argument("source", type=Path, metavar="ROOT")
+    folder.add_argument("--split", default="val", help="the folder under ROOT holding the class folders ('' for ROOT)")
+    dota = command(
+        formats,
+        "dota",
+        "DOTA labels (x1 y1 ... x4 y4 category difficult, pixels) for an obb model",
+        "Import a folder of DOTA label files, one per picture: oriented boxes in pixels; difficult objects "
+        "become crowd regions (DOTA's evaluation ignores them).",
+        "example:\n  vision-harness import dota labelTxt/ --images images/ --out cases/aerial.yaml --model best-obb.pt",
+    )
+    dota.add_argument("source", type=Path, metavar="LABELS_DIR")
+    dota.add_argument("--images", type=Path, required=True, metavar="DIR", help="the folder holding the pictures")
+    for sub in (coco, yolo, folder, dota):
         add_target_options(sub, "the imported cases")
         sub.add_argument(
             "--tag",

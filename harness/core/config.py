@@ -22,6 +22,7 @@ class Thresholds:
     # distance in pixels any labelled keypoint may be from where it should be.
     oks: float = 0.5
     max_error: float | None = None
+    obb_iou: float = 0.5  # oriented boxes (task obb): the minimum polygon IoU
 
     def override(self, values: Mapping[str, Any]) -> Thresholds:
         """A copy with the given keys replaced (keys already validated)."""
@@ -99,6 +100,9 @@ METRIC_NAMES = ("map50_95", "map50", "map75", "map_small", "map_medium", "map_la
 METRICS = tuple(
     f"{kind}.{name}" for kind in METRIC_KINDS for name in METRIC_NAMES if f"{kind}.{name}" != "pose.map_small"
 )
+# Oriented boxes (COCO's area ranges are axis-aligned: "all" only) and labels (classify).
+METRICS += ("obb.map50_95", "obb.map50", "obb.map75", "obb.precision", "obb.recall", "obb.f1")
+METRICS += ("label.top1", "label.top5", "label.precision", "label.recall", "label.f1")
 
 
 @dataclass(frozen=True)

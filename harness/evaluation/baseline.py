@@ -103,11 +103,11 @@ def suite_record(result: SuiteResult) -> dict[str, Any]:
 
 
 def case_record(verdict: CaseVerdict) -> dict[str, Any]:
-    return {
-        "objects": [
-            {"class": r.expected.class_name, "box_iou": r.box_iou, "mask_iou": r.mask_iou} for r in verdict.objects
-        ]
-    }
+    objects = [{"class": r.expected.class_name, "box_iou": r.box_iou, "mask_iou": r.mask_iou} for r in verdict.objects]
+    for entry, result in zip(objects, verdict.objects, strict=True):
+        if result.check_obb:  # an oriented box: its polygon IoU is the one judged
+            entry["obb_iou"] = result.obb_iou
+    return {"objects": objects}
 
 
 def environment() -> dict[str, str]:
@@ -143,8 +143,8 @@ def case_deltas(recorded: dict[str, Any], verdict: CaseVerdict) -> list[Delta]:
     for index, (then, result) in enumerate(zip(recorded["objects"], verdict.objects, strict=False)):
         if then["class"] != result.expected.class_name:
             continue  # the case was edited since the baseline; nothing comparable at this position
-        for kind in ("box_iou", "mask_iou"):
-            if then[kind] is not None:
+        for kind in ("box_iou", "mask_iou", "obb_iou"):
+            if then.get(kind) is not None:  # obb_iou: only an oriented box's record has it
                 label = f"objects[{index}] {result.expected.class_name} {kind.replace('_', ' ')}"
                 deltas.append(Delta(label, then[kind], getattr(result, kind)))
     return deltas

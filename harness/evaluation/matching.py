@@ -15,6 +15,7 @@ from harness.casefile.schema import Case, ExpectedObject
 from harness.core.config import meets_minimum
 from harness.core.geometry import box_iou, mask_iou
 from harness.core.keypoints import KeypointComparison
+from harness.evaluation.label_result import LabelResult
 from harness.evaluation.pose_matching import compare_poses, keypoint_problems
 from harness.evaluation.predictions import Predictions
 
@@ -35,6 +36,9 @@ class ObjectResult:
     def oks(self) -> float | None:
         return None if self.keypoints is None else self.keypoints.oks
 
+    obb_iou: float | None = None  # the oriented boxes' polygon IoU (task obb), judged instead of box IoU
+    check_obb: bool = False
+
     @property
     def problems(self) -> list[str]:
         """What is wrong with this object, empty when it passes."""
@@ -43,7 +47,10 @@ class ObjectResult:
         if self.prediction is None:
             return ["missed"]
         problems = []
-        if not meets_minimum(self.box_iou, self.expected.box_iou):
+        if self.check_obb:
+            if not meets_minimum(self.obb_iou, self.expected.obb_iou):
+                problems.append("obb IoU low")
+        elif not meets_minimum(self.box_iou, self.expected.box_iou):
             problems.append("box IoU low")
         if self.check_mask and not meets_minimum(self.mask_iou, self.expected.mask_iou):
             problems.append("mask IoU low")
@@ -64,6 +71,7 @@ class CaseVerdict:
     extras: tuple[int, ...]  # indices of predictions matched to nothing
     expected_masks: tuple = ()  # the expected masks as RLE (None where an object has none), rasterised once
     ignored: tuple[int, ...] = ()  # indices of predictions inside a crowd region: neither matches nor extras
+    label: LabelResult | None = None  # a classify case's verdict on its label (it has no objects)
 
     @property
     def too_many_extras(self) -> bool:
@@ -71,7 +79,8 @@ class CaseVerdict:
 
     @property
     def passed(self) -> bool:
-        return all(result.passed for result in self.objects) and not self.too_many_extras
+        label_passed = self.label is None or self.label.passed
+        return all(result.passed for result in self.objects) and not self.too_many_extras and label_passed
 
     @property
     def worst_iou(self) -> float | None:
@@ -80,7 +89,7 @@ class CaseVerdict:
         for result in self.objects:
             if result.expected.crowd:
                 continue
-            values.append(result.box_iou or 0.0)
+            values.append((result.obb_iou if result.check_obb else result.box_iou) or 0.0)
             if result.check_mask:
                 values.append(result.mask_iou or 0.0)
         return min(values) if values else None
@@ -131,6 +140,13 @@ def match_objects(case: Case, predictions: Predictions, *, use_masks: bool) -> C
         expected_masks=tuple(expected_masks),
         ignored=ignored,
     )
+
+
+def assign_by_class(
+    expected: tuple[ExpectedObject, ...], predictions: Predictions, affinity: np.ndarray
+) -> dict[int, int]:
+    """The optimal one-to-one assignment for an IoU matrix of any kind (oriented boxes use it)."""
+    return _assign(expected, predictions, affinity, None)
 
 
 def _assign(

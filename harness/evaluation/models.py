@@ -27,6 +27,7 @@ from harness.evaluation.model_loading import load_yolo
 from harness.evaluation.pose_predictions import kpt_shape_of, result_keypoints
 from harness.evaluation.prediction_cache import PredictionCache, file_digest, resolved_device
 from harness.evaluation.predictions import Predictions
+from harness.evaluation.task_results import TASK_RESULTS
 
 if TYPE_CHECKING:
     from harness.core.transforms import Transform
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 # An image to predict: a file, or a file put through a transform (a robustness variant).
 Source = tuple[Path, "Transform | None"]
 
-SUPPORTED_TASKS = ("detect", "segment", "pose")
+SUPPORTED_TASKS = ("detect", "segment", "pose", "obb", "classify")
 # Images per forward pass when --harness-batch is not given: batching only pays on a GPU.
 DEFAULT_BATCH = {"cpu": 1, "cuda": 32, "mps": 8}
 
@@ -237,7 +238,7 @@ class Model:
                 raise self._load_error from None
             if yolo.task not in SUPPORTED_TASKS:
                 self._load_error = ModelError(
-                    f"model {self.spec} is a {yolo.task} model; the harness runs detect, segment and pose models"
+                    f"model {self.spec} is a {yolo.task} model; the harness runs {', '.join(SUPPORTED_TASKS)} models"
                 )
                 raise self._load_error
             self._yolo = yolo
@@ -281,6 +282,8 @@ class Model:
 
     def _convert(self, path: str, shape: tuple[int, int], result: Any) -> Predictions:
         height, width = shape
+        if self.task in TASK_RESULTS:
+            return TASK_RESULTS[self.task](result, self.names, (width, height))
         boxes = result.boxes
         class_ids = boxes.cls.cpu().numpy().astype(int)
         masks = None

@@ -35,6 +35,8 @@ from harness.evaluation.predictions import Predictions
 # Bump when the entry layout or what goes into a prediction changes: old entries then just miss.
 CACHE_FORMAT = 3  # 3: keypoints (pose), and a model's kpt_shape among its facts
 ENTRY_KEYS = {"image_size", "boxes", "class_names", "scores", "masks", "keypoints", "device"}
+# Written only for obb and classify models, which older harness versions refused: no old entry lacks them.
+TASK_KEYS = {"obb", "ranked"}
 MAX_IMAGE_SIDE = 1 << 20  # pixels; a bigger side is damage, and a mask of it would not fit in memory
 FLOAT_MAX = sys.float_info.max  # the largest finite float
 RLE_COUNTS = re.compile(r"[0-o]*")  # pycocotools' compressed counts: characters 48 to 111
@@ -66,7 +68,11 @@ class PredictionCache:
     def get(self, key: str) -> tuple[Predictions, str] | None:
         """The predictions stored under ``key`` and the device that made them, or None."""
         entry = self._read(self.prediction_name(key))
-        if entry is None or set(entry) != ENTRY_KEYS or not isinstance(entry["device"], str):
+        if (
+            entry is None
+            or not ENTRY_KEYS <= set(entry) <= ENTRY_KEYS | TASK_KEYS
+            or not isinstance(entry["device"], str)
+        ):
             return None
         try:
             return predictions_from_json(entry), entry["device"]
@@ -135,7 +141,7 @@ def predictions_to_json(predictions: Predictions) -> dict[str, Any]:
     masks = None
     if predictions.masks is not None:
         masks = [rle["counts"].decode("ascii") for rle in predictions.masks]
-    return {
+    entry = {
         "image_size": list(predictions.image_size),
         "boxes": predictions.boxes.tolist(),  # float64 survives JSON exactly, so hits equal fresh predictions
         "class_names": list(predictions.class_names),
@@ -143,6 +149,11 @@ def predictions_to_json(predictions: Predictions) -> dict[str, Any]:
         "masks": masks,
         "keypoints": None if predictions.keypoints is None else predictions.keypoints.tolist(),
     }
+    if predictions.obb is not None:
+        entry["obb"] = predictions.obb.tolist()
+    if predictions.ranked is not None:
+        entry["ranked"] = [[name, score] for name, score in predictions.ranked]
+    return entry
 
 
 def predictions_from_json(entry: Mapping[str, Any]) -> Predictions:
@@ -165,7 +176,11 @@ def predictions_from_json(entry: Mapping[str, Any]) -> Predictions:
     keypoints = entry["keypoints"]
     if keypoints is not None:
         keypoints = _keypoints(keypoints, len(names))
-    return Predictions(boxes, tuple(names), scores, masks, (width, height), keypoints)
+    obb = _floats(entry["obb"], row_length=5) if "obb" in entry else None
+    if obb is not None and len(obb) != len(names):
+        raise ValueError("entry lengths differ")
+    ranked = _ranked(entry["ranked"]) if "ranked" in entry else None
+    return Predictions(boxes, tuple(names), scores, masks, (width, height), keypoints, obb=obb, ranked=ranked)
 
 
 def _keypoints(value: Any, detections: int) -> np.ndarray:
@@ -180,6 +195,18 @@ def _keypoints(value: Any, detections: int) -> np.ndarray:
     if flat.size and not (flat[:, 2].min() >= 0.0 and flat[:, 2].max() <= 1.0):
         raise ValueError("a keypoint confidence outside [0, 1]")
     return flat.reshape(detections, count, 3)
+
+
+def _ranked(value: Any) -> tuple[tuple[str, float], ...]:
+    """A classify model's ranked ``[name, score]`` pairs, as ``predictions_to_json`` wrote them."""
+    if not isinstance(value, list) or not all(
+        isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str) and type(pair[1]) is float
+        for pair in value
+    ):
+        raise ValueError("ranked classes are not [name, score] pairs")
+    if not all(0.0 <= score <= 1.0 for _, score in value):
+        raise ValueError("a score outside [0, 1]")
+    return tuple((name, score) for name, score in value)
 
 
 def _image_size(value: Any) -> tuple[int, int]:

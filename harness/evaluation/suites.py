@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,11 +12,14 @@ from harness.core.errors import CaseFileError, HarnessError
 from harness.core.text import listed, short_repr
 from harness.core.transforms import Transform
 from harness.evaluation.bootstrap_store import BootstrapStore
-from harness.evaluation.matching import CaseVerdict, match_objects
+from harness.evaluation.label_metrics import label_suite_metrics
+from harness.evaluation.matching import CaseVerdict
 from harness.evaluation.metric_table import SuiteMetrics
 from harness.evaluation.metrics import suite_metrics
 from harness.evaluation.models import Model, ModelPool, file_sha256
+from harness.evaluation.oriented_metrics import oriented_suite_metrics
 from harness.evaluation.pose_matching import pose_misfit
+from harness.evaluation.task_verdicts import judge_predictions
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,7 @@ class Judge:
             model = self.model(model_spec)
             check_model_fits(case, model)
             predictions = model.predict(case.image, case.predict, case.transform)
-            self._verdicts[key] = match_objects(case, predictions, use_masks=model.task == "segment")
+            self._verdicts[key] = judge_predictions(case, predictions, use_masks=model.task == "segment")
         return self._verdicts[key]
 
     def forget(self, path: Path) -> None:
@@ -101,9 +104,24 @@ class Judge:
             model = self.model(model_spec)
             self.prefetch(case_file.cases, model_spec)
             verdicts = tuple(self.verdict(case, model_spec) for case in case_file.cases)
-            metrics = suite_metrics(verdicts, with_masks=model.task == "segment", bootstrap_store=self.bootstrap_store)
+            metrics = task_metrics(verdicts, model.task, bootstrap_store=self.bootstrap_store)
             self._suites[key] = SuiteResult(case_file, model, verdicts, metrics)
         return self._suites[key]
+
+
+def task_metrics(
+    verdicts: Sequence[CaseVerdict],
+    task: str,
+    samples: Callable | None = None,
+    bootstrap_store: BootstrapStore | None = None,
+) -> SuiteMetrics:
+    """The suite metrics of verdicts of one task's model (``samples``: the cases' bootstrap data, when
+    known; ``bootstrap_store``: resampled values kept between runs, for box, mask and keypoint mAP)."""
+    if task == "obb":
+        return oriented_suite_metrics(verdicts)
+    if task == "classify":
+        return label_suite_metrics(verdicts)
+    return suite_metrics(verdicts, with_masks=task == "segment", samples=samples, bootstrap_store=bootstrap_store)
 
 
 def check_model_pin(case: Case, model_spec: str) -> None:
@@ -132,6 +150,27 @@ def check_model_fits(case: Case, model: Model) -> None:
             field="task",
         )
     known = set(model.names.values())
+    if (model.task == "classify") != (case.label is not None):
+        raise CaseFileError(
+            case.file,
+            f"{model.name} is a {model.task} model: "
+            + (
+                "a classify case needs `task: classify` and a `label:`"
+                if case.label is None
+                else "it predicts no label"
+            ),
+            case=case.name,
+            field="task",
+        )
+    if case.label is not None:
+        for label in case.label.labels:
+            if label not in known:
+                raise CaseFileError(
+                    case.file,
+                    f"{short_repr(label)} is not a class of {model.name} ({listed(sorted(known))})",
+                    case=case.name,
+                    field="label",
+                )
     for index, obj in enumerate(case.objects):
         if obj.class_name not in known:
             raise CaseFileError(

@@ -9,6 +9,7 @@ from harness.core.config import Gate, meets_minimum
 from harness.core.errors import display_path
 from harness.core.text import format_box, table
 from harness.evaluation.pose_text import keypoint_tables
+from harness.evaluation.task_text import format_label_verdict, format_oriented_verdict, summarize_label
 
 if TYPE_CHECKING:
     from harness.evaluation.matching import CaseVerdict
@@ -27,9 +28,11 @@ def _fmt_iou(value: float | None, threshold: float, checked: bool) -> str:
 
 def summarize_verdict(verdict: CaseVerdict) -> str:
     """One line: what failed, and the worst IoU."""
+    if verdict.label is not None:
+        return summarize_label(verdict)
     parts = []
     problems = [p for result in verdict.objects for p in result.problems]
-    for problem in ("missed", "box IoU low", "mask IoU low", "OKS low", "keypoint off", "no keypoints"):
+    for problem in ("missed", "box IoU low", "obb IoU low", "mask IoU low", "OKS low", "keypoint off", "no keypoints"):
         if problems.count(problem):
             parts.append(f"{problems.count(problem)} {problem}")
     if verdict.too_many_extras:
@@ -42,6 +45,10 @@ def summarize_verdict(verdict: CaseVerdict) -> str:
 def format_verdict(verdict: CaseVerdict, *, model_name: str) -> str:
     """The failure report of one case: a one-line summary (pytest's short summary shows it), one row
     per expected object, then the unmatched predictions."""
+    if verdict.label is not None:
+        return format_label_verdict(verdict, model_name=model_name)
+    if verdict.predictions.obb is not None:
+        return format_oriented_verdict(verdict, summarize_verdict(verdict), model_name=model_name)
     case = verdict.case
     predictions = verdict.predictions
     lines = [
@@ -135,4 +142,11 @@ def format_suite_metrics(metrics: SuiteMetrics, intervals: dict[str, tuple[float
                 f"{kind} mAP50-95 {shown(f'{kind}.map50_95')} mAP50 {shown(f'{kind}.map50')} "
                 f"P {shown(f'{kind}.precision')} R {shown(f'{kind}.recall')}"
             )
+    if "obb.map50_95" in values:
+        parts.append(
+            f"obb mAP50-95 {shown('obb.map50_95')} mAP50 {shown('obb.map50')} "
+            f"P {shown('obb.precision')} R {shown('obb.recall')}"
+        )
+    if "label.top1" in values:
+        parts.append(f"top-1 {shown('label.top1')} top-5 {shown('label.top5')}")
     return "; ".join(parts) or "no expected objects"

@@ -36,6 +36,7 @@ class NewCase:
     tags: tuple[str, ...] = ()
     thresholds: Mapping[str, Any] = field(default_factory=dict)
     recorded: Mapping[str, Any] | None = None
+    label: str | None = None  # a classify case: its expected class (and no objects)
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,7 @@ def add_cases(
                 tags=case.tags,
                 thresholds=case.thresholds,
                 recorded=case.recorded,
+                label=case.label,
             )
         )
     document.save(changed=names)
@@ -174,13 +176,16 @@ def _existing(out: Path, model: ModelInfo) -> CaseDocument:
 
 
 def predicted_objects(predictions: Predictions, indices: Sequence[int] | None = None) -> list[dict[str, Any]]:
-    """Predictions in case-file form: class, box, and the exact predicted mask as COCO RLE."""
+    """Predictions in case-file form: class, box, and the exact predicted mask as COCO RLE (an obb
+    model's: class and oriented box corners)."""
     objects = []
+    corners = predictions.oriented_corners()
     for j in range(len(predictions)) if indices is None else indices:
-        obj: dict[str, Any] = {
-            "class": predictions.class_names[j],
-            "box": [number(v) for v in predictions.boxes[j]],
-        }
+        obj: dict[str, Any] = {"class": predictions.class_names[j]}
+        if predictions.obb is not None:
+            obj["obb"] = [[number(x), number(y)] for x, y in corners[j].reshape(4, 2)]
+        else:
+            obj["box"] = [number(v) for v in predictions.boxes[j]]
         if predictions.masks is not None:
             obj["mask"] = rle_mask(predictions.masks[j])
         if predictions.keypoints is not None:
@@ -234,6 +239,8 @@ def record(
                 image=image.resolve(),
                 objects=tuple(predicted_objects(predictions)),
                 recorded={"model": model.name, "reviewed": False},
+                # A classify model's top class is the recorded label (its ranked list is empty of none).
+                label=predictions.ranked[0][0] if predictions.ranked else None,
             )
         )
     header = (

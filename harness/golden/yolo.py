@@ -46,8 +46,9 @@ def read_yolo(data_yaml: Path, split: str, model: ModelInfo) -> list[NewCase]:
     images = _images(data_yaml, split, data[split], root.resolve())
     from ultralytics.data.utils import img2label_paths  # the images/ -> labels/ convention, as Ultralytics has it
 
+    oriented = model.task == "obb"  # an obb model's labels are four corners, not a 4-point polygon
     parsed = [
-        (image, _labels(Path(label), image, names, shape))
+        (image, _labels(Path(label), image, names, shape, oriented=oriented))
         for image, label in zip(images, img2label_paths(images), strict=True)
     ]
     check_classes(data_yaml, [obj["class"] for _, objects in parsed for obj in objects], list(names.values()), model)
@@ -105,8 +106,10 @@ def _images(data_yaml: Path, split: str, value: Any, root: Path) -> list[str]:
 
 
 def _labels(
-    label: Path, image: str, names: dict[int, str], shape: tuple[int, int] | None = None
+    label: Path, image: str, names: dict[int, str], shape: tuple[int, int] | None = None, *, oriented: bool = False
 ) -> list[dict[str, Any]]:
+    """The objects of one label file; ``shape``: pose labels' keypoint shape; ``oriented``: Ultralytics'
+    OBB labels, ``class x1 y1 ... x4 y4``."""
     try:
         width, height = image_size(Path(image))
     except ImageError as exc:
@@ -133,6 +136,8 @@ def _labels(
         if shape is not None:  # pose: a box, then the keypoints
             objects.append({"class": names[int(index)]} | pose_object(label, where, coords, (width, height), shape))
             continue
+        if oriented and len(coords) != 8:
+            raise DatasetError(label, where, f"expected an oriented box's 4 corners (8 numbers), got {len(coords)}")
         if len(coords) != 4 and (len(coords) < 6 or len(coords) % 2):
             raise DatasetError(label, where, f"expected 4 numbers (box) or 3+ x y pairs (polygon), got {len(coords)}")
         if min(coords) < -0.01 or max(coords) > 1.01:
@@ -147,10 +152,10 @@ def _labels(
             points = [[number(x * width), number(y * height)] for x, y in zip(coords[::2], coords[1::2], strict=True)]
             xs, ys = [p[0] for p in points], [p[1] for p in points]
             obj["box"] = [min(xs), min(ys), max(xs), max(ys)]
-            obj["mask"] = points
+            obj["obb" if oriented else "mask"] = points
             if polygon_area([v for point in points for v in point]) == 0:
                 raise DatasetError(label, where, "the polygon has zero area (its points are collinear)")
-        x1, y1, x2, y2 = obj["box"]
+        x1, y1, x2, y2 = obj.pop("box") if oriented else obj["box"]  # an oriented box is its corners alone
         if x2 <= x1 or y2 <= y1:
             raise DatasetError(label, where, "the object has no area at this image's size")
         objects.append(obj)

@@ -145,8 +145,7 @@ class HarnessRun:
     def directory_metrics(self) -> dict[str, SuiteMetrics]:
         """Metrics over every complete case file of a folder that ran the same model, for folders
         with two or more such files; keyed ``folder/ (model)``."""
-        from harness.evaluation.metrics import suite_metrics  # numpy and pycocotools: not at start-up
-        from harness.evaluation.suites import SuiteResult  # the models' stack: not at start-up
+        from harness.evaluation.suites import SuiteResult, task_metrics  # the models' stack: not at start-up
 
         groups: dict[str, list[SuiteResult]] = {}
         for key, result in self.complete_suites.items():
@@ -154,9 +153,9 @@ class HarnessRun:
                 folder = key.rpartition("/")[0] or "."
                 groups.setdefault(f"{folder}/ ({result.model.name})", []).append(result)
         return {
-            name: suite_metrics(
+            name: task_metrics(
                 [v for result in results for v in result.verdicts],
-                with_masks=all(result.model.task == "segment" for result in results),
+                _pooled_task(results),
                 # A case's bootstrap data does not depend on its suite: the files' own, not read again.
                 samples=functools.partial(_pooled_samples, results),
                 bootstrap_store=self.judge.bootstrap_store,
@@ -200,6 +199,12 @@ class HarnessRun:
 def _cache_warning(message: str) -> None:
     """A shared cache that fails is a warning, as pytest's own cache is: the run goes on without it."""
     warnings.warn(pytest.PytestCacheWarning(message), stacklevel=2)
+
+
+def _pooled_task(results: list[SuiteResult]) -> str:
+    """The task whose metrics a folder's suites pool: theirs when they share one; else boxes alone."""
+    tasks = {result.model.task for result in results}
+    return tasks.pop() if len(tasks) == 1 else "detect"
 
 
 def _pooled_samples(results: list[SuiteResult], areas: tuple[str, ...]) -> list:

@@ -25,6 +25,7 @@ from harness.casefile.schema import Case, ExpectedObject
 from harness.core.geometry import RLE, rle_to_mask
 from harness.evaluation.matching import CaseVerdict
 from harness.evaluation.verdict_text import summarize_verdict
+from harness.reports.label_overlay import with_ranked_classes
 from harness.reports.pose_overlay import PoseMarks, draw_bones, draw_points, expected_points, predicted_points
 from harness.robustness.variants import case_pixels
 
@@ -58,6 +59,7 @@ class Mark:
     problem: bool = False
     dashed: bool = False
     keypoints: PoseMarks | None = None  # pose: points and bones (harness/reports/pose_overlay.py)
+    corners: tuple[float, ...] | None = None  # an oriented box (x1 y1 ... x4 y4), drawn instead of ``box``
 
     @property
     def colour(self) -> tuple[int, int, int]:
@@ -73,13 +75,16 @@ def expected_marks(case: Case, masks: Sequence[RLE | None] = ()) -> list[Mark]:
         if rle is None and obj.mask is not None:
             rle = obj.mask.to_rle(height, width)
         label = f"#{index} {obj.class_name}" + (" crowd region" if obj.crowd else "")
-        marks.append(Mark("expected", _box(obj), label, mask=rle, keypoints=expected_points(case, obj)))
+        marks.append(
+            Mark("expected", _box(obj), label, mask=rle, keypoints=expected_points(case, obj), corners=obj.obb)
+        )
     return marks
 
 
 def verdict_marks(verdict: CaseVerdict) -> list[Mark]:
     """Expected objects and predictions of a judged case, labelled with IoU, confidence and problems."""
     predictions = verdict.predictions
+    corners_of = predictions.oriented_corners()
     marks = []
     matched: dict[int, int] = {}  # prediction index -> expected object index
     for index, (result, mark) in enumerate(
@@ -91,7 +96,9 @@ def verdict_marks(verdict: CaseVerdict) -> list[Mark]:
             marks.append(replace(mark, label=label, problem=not obj.crowd, dashed=not obj.crowd))
             continue
         matched[result.prediction] = index
-        label = f"#{index} {obj.class_name} box {result.box_iou:.2f}"
+        label = f"#{index} {obj.class_name} " + (
+            f"obb {result.obb_iou:.2f}" if result.check_obb else f"box {result.box_iou:.2f}"
+        )
         if result.check_mask:
             label += f" mask {result.mask_iou:.2f}"
         if result.keypoints is not None:
@@ -109,7 +116,8 @@ def verdict_marks(verdict: CaseVerdict) -> list[Mark]:
             label, problem = f"EXTRA {name} conf {score:.2f}", verdict.too_many_extras
         box = tuple(float(v) for v in predictions.boxes[j])
         mask = predictions.masks[j] if predictions.masks else None
-        mark = Mark("predicted", box, label, mask=mask, problem=problem, dashed=j not in matched)
+        corners = tuple(corners_of[j]) if predictions.obb is not None else None
+        mark = Mark("predicted", box, label, mask=mask, problem=problem, dashed=j not in matched, corners=corners)
         marks.append(replace(mark, keypoints=predicted_points(verdict, j)))
     return marks
 
@@ -138,6 +146,10 @@ def draw(
     picture = Image.fromarray(canvas)
     pen = ImageDraw.Draw(picture)
     for mark in marks:
+        if mark.corners is not None:
+            points = [(x * scale, y * scale) for x, y in zip(mark.corners[0::2], mark.corners[1::2], strict=True)]
+            _path(pen, points, mark.colour, line, dashed=mark.dashed)
+            continue
         box = [v * scale for v in mark.box]
         _rectangle(pen, box, mark.colour, line, dashed=mark.dashed)
     poses = [mark for mark in marks if mark.keypoints is not None]
@@ -174,10 +186,15 @@ def case_overlay(
     rgb = image
     if verdict is None:
         marks, title = expected_marks(case), f"{case.name}: expected objects"
+        if case.label is not None:
+            title = f"{case.name}: expected {' or '.join(case.label.labels)}"
     else:
         marks = verdict_marks(verdict)
         title = f"{case.name}: {'' if verdict.passed else 'FAILED '}{summarize_verdict(verdict)}"
-    return draw(rgb, marks, title=title if labels else "", labels=labels, long_side=long_side)
+    picture = draw(rgb, marks, title=title if labels else "", labels=labels, long_side=long_side)
+    if labels and verdict is not None and verdict.label is not None:
+        picture = with_ranked_classes(picture, verdict.label)
+    return picture
 
 
 def save_png(picture: Image.Image, path: Path) -> Path:
@@ -228,8 +245,16 @@ def _rectangle(pen: ImageDraw.ImageDraw, box: Sequence[float], colour, width: in
     if not dashed:
         pen.rectangle([x1, y1, max(x1, x2), max(y1, y2)], outline=colour, width=width)
         return
+    _path(pen, [(x1, y1), (x2, y1), (x2, y2), (x1, y2)], colour, width, dashed=True)
+
+
+def _path(pen: ImageDraw.ImageDraw, points: Sequence[tuple[float, float]], colour, width: int, *, dashed: bool) -> None:
+    """A closed outline through ``points`` (an oriented box's corners), solid or dashed."""
+    if not dashed:
+        pen.line([*points, points[0]], fill=colour, width=width, joint="curve")
+        return
     dash = 4 * width + 2
-    for start, end in (((x1, y1), (x2, y1)), ((x2, y1), (x2, y2)), ((x2, y2), (x1, y2)), ((x1, y2), (x1, y1))):
+    for start, end in zip(points, [*points[1:], points[0]], strict=True):
         length = math.dist(start, end)
         steps = max(1, int(length // dash))
         for k in range(0, steps, 2):

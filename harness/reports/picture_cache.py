@@ -51,6 +51,9 @@ def picture_key(verdict: CaseVerdict, **drawing: Any) -> str | None:
         "masks": [_counts(rle) for rle in predictions.masks] if predictions.masks is not None else None,
         "extras": verdict.extras,
         "ignored": verdict.ignored,
+        # Oriented boxes and ranked classes (obb, classify), drawn too: absent for the other tasks.
+        **({"obb": [predictions.obb.tolist(), [o.obb for o in case.objects]]} if predictions.obb is not None else {}),
+        **({"ranked": [predictions.ranked, case.label]} if predictions.ranked is not None else {}),
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 

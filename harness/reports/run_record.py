@@ -21,6 +21,8 @@ from harness.casefile.schema import CaseFile
 from harness.core.atomic import write_text_atomically
 from harness.core.paths import suite_key
 from harness.evaluation.gates import decide_gate, detectable
+from harness.evaluation.label_metrics import confusion
+from harness.evaluation.label_result import LabelResult
 from harness.evaluation.matching import CaseVerdict
 from harness.evaluation.metric_table import SuiteMetrics
 from harness.evaluation.suites import SuiteResult
@@ -145,6 +147,9 @@ def _suite(key: str, case_file: CaseFile, model_spec: str, result: SuiteResult |
         return suite
     suite["task"] = result.model.task
     suite["metrics"] = _numbers(result.metrics.flat())
+    if result.model.task == "classify":  # rows: true class, columns: the predicted (top-1) class
+        classes, matrix = confusion(result.verdicts)
+        suite["confusion"] = {"classes": classes, "matrix": matrix}
     suite |= _bootstrap_fields(settings, result.metrics, case_file)
     for gate in case_file.gates:
         verdict = decide_gate(result.metrics, gate, settings.confidence, settings.resamples)
@@ -279,6 +284,8 @@ def verdict_record(verdict: CaseVerdict) -> dict[str, Any]:
             }
             | object_pose_fields(verdict, result)
         )
+        if result.check_obb:  # task obb: the oriented box and its IoU, judged instead of the box's
+            objects[-1] |= {"obb": list(obj.obb), "min_obb_iou": obj.obb_iou, "obb_iou": _number(result.obb_iou)}
     found = []
     for j in range(len(predictions)):
         status = "matched" if j in matched else "ignored" if j in verdict.ignored else "extra"
@@ -293,6 +300,8 @@ def verdict_record(verdict: CaseVerdict) -> dict[str, Any]:
             }
             | prediction_pose_fields(verdict, j)
         )
+        if predictions.obb is not None:
+            found[-1]["obb"] = [float(v) for v in predictions.oriented_corners()[j]]
     return {
         "passed": verdict.passed,
         "summary": summarize_verdict(verdict),
@@ -302,6 +311,20 @@ def verdict_record(verdict: CaseVerdict) -> dict[str, Any]:
         "classes": sorted({o.class_name for o in verdict.case.objects} | set(predictions.class_names)),
         "objects": objects,
         "predictions": found,
+        **({"label": _label_record(verdict.label)} if verdict.label is not None else {}),
+    }
+
+
+def _label_record(label: LabelResult) -> dict[str, Any]:
+    """A classify case's verdict on its label, for the record."""
+    return {
+        "labels": list(label.spec.labels),
+        "min_confidence": label.spec.min_confidence,
+        "top_k": label.spec.top_k,
+        "ranked": [[name, _number(score)] for name, score in label.ranked],
+        "rank": label.rank,
+        "confidence": _number(label.confidence),
+        "problems": label.problems,
     }
 
 

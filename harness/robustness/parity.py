@@ -204,6 +204,13 @@ def judge_parity(judge: Judge, case: Case, model_spec: str, compare: CompareTo) 
     check_model_pin(case, model_spec)  # before the weights are unpickled
     # The case's expected objects play no part: the case's own item judges those.
     model, other = judge.model(model_spec), judge.model(compare.model)
+    if model.task in ("obb", "classify"):  # its boxes are turned, or it has none: a pass here would mean nothing
+        raise CaseFileError(
+            case.file,
+            f"export parity compares boxes and masks; {model.task} models are not compared yet",
+            case=case.name,
+            field=compare.source,
+        )
     if other.task != model.task:
         raise CaseFileError(
             case.file,

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 from harness.casefile.schema import VariantSpec
 from harness.casefile.search_spec import DEFAULT_EXAMPLES, SEARCH_ITEM, Point, SearchRange, SearchSpec
 from harness.core.transforms import Transform
-from harness.evaluation.matching import match_objects
 from harness.evaluation.suites import check_model_fits, check_model_pin
+from harness.evaluation.task_verdicts import judge_predictions
 from harness.robustness.variants import make_variant
 
 if TYPE_CHECKING:
@@ -236,7 +236,7 @@ def search_case(judge: Judge, case: Case, model_spec: str, *, examples: int = DE
         # At the identity the variant is the case's own image: its prediction is the case's.
         name = f"{case.name}[{SEARCH_ITEM}]" + (f"[{transform.id}]" if transform else "")  # the overlay's title
         variant = replace(make_variant(plain, variant_spec), name=name, transform=transform)
-        return match_objects(variant, model.predict(case.image, case.predict, transform), use_masks=use_masks)
+        return judge_predictions(variant, model.predict(case.image, case.predict, transform), use_masks=use_masks)
 
     found = explore(spec.ranges, judge_point, examples=examples)
     point = found.point if found.broke else _closest_point(found)

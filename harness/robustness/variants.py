@@ -46,6 +46,9 @@ def make_variant(case: Case, spec: VariantSpec) -> Case:
                 mask=None if cut or obj.mask is None else moved_mask(obj.mask, transform, case.image_size),
                 crowd=obj.crowd or cut,
                 **moved_pose(obj, transform, case, box),
+                # An oriented box's corners move exactly, like a polygon's points.
+                obb=None if obj.obb is None else transform.map_polygon(obj.obb, case.image_size),
+                obb_iou=obj.obb_iou,
             )
         )
     return replace(

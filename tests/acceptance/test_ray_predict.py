@@ -21,7 +21,9 @@ def pytest_unconfigure(config):  # the very end: after the summary too
 
 def test_predict_on_local_ray_fills_the_cache_and_pytest_predicts_nothing(tmp_path):
     require_module("ray.data", "vision-harness predict --ray")
-    shutil.copytree(CASES, tmp_path / "cases")
+    (tmp_path / "cases").mkdir()
+    for name in ("shapes-detect.yaml", "shapes-seg.yaml"):  # the suites of the models this test counts
+        shutil.copy(CASES / name, tmp_path / "cases" / name)
     shutil.copytree(FIXTURES / "models", tmp_path / "fixtures" / "models")
     shutil.copytree(FIXTURES / "images", tmp_path / "fixtures" / "images")
     (tmp_path / "pytest.ini").write_text("[pytest]\n")

@@ -386,11 +386,11 @@ ERRORS = [
         "model: ./missing.pt\ncases: []\n", None, "model", ["file not found: ./missing.pt"], id="missing-model-file"
     ),
     pytest.param(
-        HEADER + "task: classify\ncases: []\n",
+        HEADER + "task: depth\ncases: []\n",  # classify and obb are tasks now; depth estimation is not
         None,
         "task",
-        ["expected one of detect, segment", "'classify'"],
-        id="task-classify",
+        ["expected one of detect, segment", "'depth'"],
+        id="task-depth",
     ),
     pytest.param(
         HEADER + "predict: {imgsize: 640}\ncases: []\n",
