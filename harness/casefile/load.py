@@ -83,20 +83,7 @@ def load_case_file(
         CaseFileError: the file as a whole is unusable. Errors inside one case are returned as a
         ``BrokenCase`` in ``CaseFile.cases`` instead, so the file's other cases still run.
     """
-    forget_resolved_folders()  # folders are resolved once per file read, as they are now
-    if document is None:
-        document = read_document(path, parse_cache, max_mb)
-    has_duplicates = not isinstance(document, dict) or DUPLICATES_INSIDE in document
-    fields = Fields(path, has_duplicates=has_duplicates)
-    if isinstance(document, dict) and has_duplicates:
-        document = {key: value for key, value in document.items() if key != DUPLICATES_INSIDE}
-    document = fields.mapping(document, "", FILE_KEYS)
-    fields.refuse_duplicates({k: v for k, v in document.items() if k != "cases"}, "")
-    if "cases" not in document:
-        raise fields.error("cases", "missing: list the cases, each with name, image and objects")
-    version = document.get("version", 1)
-    if type(version) is not int or version != 1:
-        raise fields.error("version", f"this harness reads case-file version 1, got {short_repr(version)}")
+    fields, document, has_duplicates = _top_mapping(path, document, parse_cache, max_mb)
     model, model_sha256 = _model(fields, document.get("model"), path, check_model)
     task = _task(fields, document)
     predict = MappingProxyType(_predict(fields, document.get("predict", {})))
@@ -131,6 +118,26 @@ def load_case_file(
         )
     )
     return CaseFile(path, model, task, predict, thresholds, cases, gates, model_sha256, compare_to, keypoints)
+
+
+def _top_mapping(path: Path, document: Any, parse_cache: Path | None, max_mb: float) -> tuple[Fields, dict, bool]:
+    """The file's top mapping (read unless given), its keys, ``cases:`` and version checked; and
+    whether the parser saw a duplicate key anywhere in it."""
+    forget_resolved_folders()  # folders are resolved once per file read, as they are now
+    if document is None:
+        document = read_document(path, parse_cache, max_mb)
+    has_duplicates = not isinstance(document, dict) or DUPLICATES_INSIDE in document
+    fields = Fields(path, has_duplicates=has_duplicates)
+    if isinstance(document, dict) and has_duplicates:
+        document = {key: value for key, value in document.items() if key != DUPLICATES_INSIDE}
+    document = fields.mapping(document, "", FILE_KEYS)
+    fields.refuse_duplicates({k: v for k, v in document.items() if k != "cases"}, "")
+    if "cases" not in document:
+        raise fields.error("cases", "missing: list the cases, each with name, image and objects")
+    version = document.get("version", 1)
+    if type(version) is not int or version != 1:
+        raise fields.error("version", f"this harness reads case-file version 1, got {short_repr(version)}")
+    return fields, document, has_duplicates
 
 
 def _task(fields: Fields, document: dict) -> str | None:

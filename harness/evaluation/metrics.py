@@ -10,6 +10,7 @@ the IoU threshold each object sets.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 from collections.abc import Callable, Sequence
 
@@ -79,25 +80,6 @@ def suite_metrics(
     tags = sorted({tag for v in verdicts for tag in v.case.tags})
     positions = {tag: [i for i, v in enumerate(verdicts) if tag in v.case.tags] for tag in tags}
 
-    def read_samples(areas: tuple[str, ...]) -> list[CaseSample]:
-        out: list[CaseSample] = [{"counts": {}, "coco": {}} for _ in verdicts]
-        for kind in kinds:
-            for sample, verdict in zip(out, verdicts, strict=True):
-                sample["counts"][kind] = _case_counts(verdict, kind)
-            evaluation = evaluations[kind]
-            if evaluation is None:
-                continue
-            limit = POSE_MAX_DETECTIONS if kind == "pose" else 100
-            if areas != AREAS and kind != "pose":
-                # A fresh evaluation of just these area ranges (hotcoco evaluates 1,000 images in
-                # milliseconds): its per-image records, which cost the time here, are fewer.
-                evaluation = _evaluate(datasets[kind], kind, image_ids=None, areas=areas)
-            names = {index + 1: name for index, name in enumerate(classes)}
-            images = images_from_evaluation(evaluation.eval_imgs, list(range(1, len(verdicts) + 1)), names, limit)
-            for sample, groups in zip(out, images, strict=True):
-                sample["coco"][kind] = groups
-        return out
-
     def all_tag_values() -> dict[str, dict[str, float]]:
         ids = {tag: [i for i, v in enumerate(verdicts, start=1) if tag in v.case.tags] for tag in tags}
         out: dict[str, dict[str, float]] = {tag: {} for tag in tags}
@@ -106,12 +88,6 @@ def suite_metrics(
                 out[tag] |= maps | _count_values([verdicts[i - 1] for i in ids[tag]], kind)[None]
         return out
 
-    def inputs() -> str:
-        """Everything the bootstrap reads: the COCO inputs, each case's counts (they follow its
-        thresholds), which cases carry which tag."""
-        counts = [[_case_counts(verdict, kind) for kind in kinds] for verdict in verdicts]
-        return inputs_digest(kinds, classes, coco, counts, positions)
-
     per_class = {k: v for k, v in per_class.items() if v}
     return SuiteMetrics(
         values,
@@ -119,11 +95,48 @@ def suite_metrics(
         tags,
         all_tag_values,
         len(verdicts),
-        samples or read_samples,
+        samples or functools.partial(_read_samples, verdicts, kinds, classes, datasets, evaluations),
         positions,
         store=bootstrap_store,
-        inputs=inputs,
+        inputs=functools.partial(_inputs_digest, verdicts, kinds, classes, coco, positions),
     )
+
+
+def _read_samples(
+    verdicts: Sequence[CaseVerdict],
+    kinds: tuple[str, ...],
+    classes: Sequence[str],
+    datasets: dict,
+    evaluations: dict,
+    areas: tuple[str, ...],
+) -> list[CaseSample]:
+    """Per case, what the bootstrap needs: its counts and its per-image COCO records, per kind."""
+    out: list[CaseSample] = [{"counts": {}, "coco": {}} for _ in verdicts]
+    for kind in kinds:
+        for sample, verdict in zip(out, verdicts, strict=True):
+            sample["counts"][kind] = _case_counts(verdict, kind)
+        evaluation = evaluations[kind]
+        if evaluation is None:
+            continue
+        limit = POSE_MAX_DETECTIONS if kind == "pose" else 100
+        if areas != AREAS and kind != "pose":
+            # A fresh evaluation of just these area ranges (hotcoco evaluates 1,000 images in
+            # milliseconds): its per-image records, which cost the time here, are fewer.
+            evaluation = _evaluate(datasets[kind], kind, image_ids=None, areas=areas)
+        names = {index + 1: name for index, name in enumerate(classes)}
+        images = images_from_evaluation(evaluation.eval_imgs, list(range(1, len(verdicts) + 1)), names, limit)
+        for sample, groups in zip(out, images, strict=True):
+            sample["coco"][kind] = groups
+    return out
+
+
+def _inputs_digest(
+    verdicts: Sequence[CaseVerdict], kinds: tuple[str, ...], classes: Sequence[str], coco: dict, positions: dict
+) -> str:
+    """Everything the bootstrap reads: the COCO inputs, each case's counts (they follow its
+    thresholds), which cases carry which tag."""
+    counts = [[_case_counts(verdict, kind) for kind in kinds] for verdict in verdicts]
+    return inputs_digest(kinds, classes, coco, counts, positions)
 
 
 def _all_objects_have_masks(verdicts: Sequence[CaseVerdict]) -> bool:

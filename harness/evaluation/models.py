@@ -22,7 +22,8 @@ import numpy as np
 
 from harness.core.errors import HarnessError, ModelError
 from harness.core.geometry import masks_to_rles
-from harness.core.images import image_size, load_image
+from harness.core.images import image_size
+from harness.evaluation.image_batches import ChunkReader, Source, bgr
 from harness.evaluation.model_loading import load_yolo
 from harness.evaluation.pose_predictions import kpt_shape_of, result_keypoints
 from harness.evaluation.prediction_cache import PredictionCache, file_digest, resolved_device
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
     from harness.core.transforms import Transform
 
 # An image to predict: a file, or a file put through a transform (a robustness variant).
-Source = tuple[Path, "Transform | None"]
 
 SUPPORTED_TASKS = ("detect", "segment", "pose", "obb", "classify")
 # Images per forward pass when --harness-batch is not given: batching only pays on a GPU.
@@ -144,7 +144,7 @@ class Model:
         if key not in self._predictions:
             cached = self._from_cache(source, arguments)
             if cached is None:
-                (cached,) = self._run([source], [_bgr(source)], arguments)
+                (cached,) = self._run([source], [bgr(source)], arguments)
             self._predictions[key] = cached
         return self._predictions[key]
 
@@ -177,7 +177,7 @@ class Model:
         chunks = [paths[i : i + step] for paths in by_size.values() for i in range(0, len(paths), step)]
         if not chunks:
             return
-        read_chunk = _ChunkReader()
+        read_chunk = ChunkReader()
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="harness-images") as reader:
             pending = reader.submit(read_chunk, chunks[0])
             for index in range(len(chunks)):
@@ -273,8 +273,8 @@ class Model:
         self.seconds_predicting += time.perf_counter() - started
         self.images_predicted += len(sources)
         out = []
-        for source, bgr, result in zip(sources, images, results, strict=True):
-            predictions = self._convert(_describe_source(source), bgr.shape[:2], result)
+        for source, picture, result in zip(sources, images, results, strict=True):
+            predictions = self._convert(_describe_source(source), picture.shape[:2], result)
             if self.cache is not None:
                 self.cache.put(self._cache_key(source, arguments), predictions, self.device_used)
             out.append(predictions)
@@ -302,39 +302,6 @@ class Model:
             image_size=(width, height),
             keypoints=result_keypoints(result, self.kpt_shape, len(class_ids)) if self.task == "pose" else None,
         )
-
-
-def _bgr(source: Source, rgb: np.ndarray | None = None) -> np.ndarray:
-    """The image as Ultralytics takes numpy input: BGR, like cv2.imread (transformed, for a variant).
-    ``rgb``: the source file already decoded."""
-    path, transform = source
-    if rgb is None:
-        rgb = load_image(path)
-    if transform is not None:
-        rgb = transform.apply_image(rgb)
-    return np.ascontiguousarray(rgb[..., ::-1])
-
-
-class _ChunkReader:
-    """Reads the images of one chunk after another (on the reader thread), decoding a file once for
-    consecutive sources of it: a case's transformed variants follow the case, so its image is decoded
-    once per image size instead of once per variant (2.7 ms a PNG here)."""
-
-    def __init__(self) -> None:
-        self._last: tuple[Path, np.ndarray] | None = None
-
-    def __call__(self, sources: list[Source]) -> list[tuple[Source, np.ndarray]]:
-        """The images that can be read; the others are left for ``predict`` to report."""
-        chunk = []
-        for source in sources:
-            path = source[0]
-            try:
-                if self._last is None or self._last[0] != path:
-                    self._last = (path, load_image(path))
-                chunk.append((source, _bgr(source, self._last[1])))
-            except HarnessError:
-                continue
-        return chunk
 
 
 def _memo_key(source: Source, arguments: Mapping[str, Any]) -> tuple[str, str, str]:

@@ -12,7 +12,8 @@ from typing import Any
 
 from harness.core.errors import HarnessError
 from harness.evaluation.cache_store import ErrorReporter, cache_store
-from harness.evaluation.models import ModelPool, Source
+from harness.evaluation.image_batches import Source
+from harness.evaluation.models import ModelPool
 from harness.evaluation.prediction_cache import PredictionCache
 
 

@@ -134,17 +134,9 @@ def compare_predictions(
         for r, c in sorted(matched.items()):
             box, mask = float(boxes[r, c]), None if masks is None else float(masks[r, c])
             conf_a, conf_b = float(a.scores[ia[r]]), float(b.scores[ib[c]])
-            problems = []
-            if not meets_minimum(box, iou):
-                problems.append("box IoU low")
-            if mask is not None and not meets_minimum(mask, iou):
-                problems.append("mask IoU low")
-            if not within_tolerance(conf_a - conf_b, conf):
-                problems.append("conf differs")
             oks = pair_oks(a, b, ia[r], ib[c])  # pose models: the keypoints must agree as closely as the boxes
-            if oks is not None and not meets_minimum(oks, iou):
-                problems.append("keypoint OKS low")
-            rows.append(ParityRow(class_name, ia[r], ib[c], box, mask, conf_a, conf_b, tuple(problems), oks=oks))
+            problems = _pair_problems(box, mask, oks, conf_a - conf_b, iou=iou, conf=conf)
+            rows.append(ParityRow(class_name, ia[r], ib[c], box, mask, conf_a, conf_b, problems, oks=oks))
         leftovers = (("A", ia, a.scores, set(matched)), ("B", ib, b.scores, set(matched.values())))
         for side, indices, scores_of, taken in leftovers:
             for k, index in enumerate(indices):
@@ -167,6 +159,22 @@ def compare_predictions(
                     )
                 )
     return tuple(rows)
+
+
+def _pair_problems(
+    box: float, mask: float | None, oks: float | None, conf_change: float, *, iou: float, conf: float
+) -> tuple[str, ...]:
+    """What is wrong with a matched pair of the two models' predictions (nothing: an empty tuple)."""
+    problems = []
+    if not meets_minimum(box, iou):
+        problems.append("box IoU low")
+    if mask is not None and not meets_minimum(mask, iou):
+        problems.append("mask IoU low")
+    if not within_tolerance(conf_change, conf):
+        problems.append("conf differs")
+    if oks is not None and not meets_minimum(oks, iou):
+        problems.append("keypoint OKS low")
+    return tuple(problems)
 
 
 def _box_iou(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ from typing import Any
 from harness.casefile.load import load_case_file
 from harness.casefile.schema import Case
 from harness.core.errors import CaseFileError
-from harness.evaluation.models import Source
+from harness.evaluation.image_batches import Source
 from harness.evaluation.predict_jobs import CacheTarget, PredictJob, predict_here
 from harness.robustness.variants import make_variant
 

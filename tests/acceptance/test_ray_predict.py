@@ -22,7 +22,7 @@ def pytest_unconfigure(config):  # the very end: after the summary too
 def test_predict_on_local_ray_fills_the_cache_and_pytest_predicts_nothing(tmp_path):
     require_module("ray.data", "vision-harness predict --ray")
     (tmp_path / "cases").mkdir()
-    for name in ("shapes-detect.yaml", "shapes-seg.yaml"):  # the suites of the models this test counts
+    for name in ("shapes-detect.yaml", "shapes-seg.yaml", "shapes-pose.yaml"):  # the models this test counts
         shutil.copy(CASES / name, tmp_path / "cases" / name)
     shutil.copytree(FIXTURES / "models", tmp_path / "fixtures" / "models")
     shutil.copytree(FIXTURES / "images", tmp_path / "fixtures" / "images")

@@ -20,8 +20,8 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 
 def test_the_shipped_suites_plan_each_case_and_variant_once_per_model():
-    # The detect and seg suites (the obb and classify suites beside them predict at other settings).
-    plan = plan_predictions([CASES / "shapes-detect.yaml", CASES / "shapes-seg.yaml"])
+    # The detect, seg and pose suites (the obb and classify suites beside them predict at other settings).
+    plan = plan_predictions([CASES / f"shapes-{task}.yaml" for task in ("detect", "seg", "pose")])
     assert plan.notes == []
     by_model = {Path(job.model).name: job for job in plan.jobs}
     assert sorted(by_model) == ["shapes-detect.pt", "shapes-pose.pt", "shapes-seg.pt"]
