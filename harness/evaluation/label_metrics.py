@@ -14,7 +14,8 @@ from collections.abc import Sequence
 
 from harness.evaluation.bootstrap import CaseSample
 from harness.evaluation.matching import CaseVerdict
-from harness.evaluation.metrics import SuiteMetrics
+from harness.evaluation.metric_table import SuiteMetrics
+from harness.evaluation.metrics import count_rates, summed_counts
 
 KIND = "label"
 
@@ -59,22 +60,9 @@ def _values(
         top1 = sum(v.label.predicted in v.label.spec.labels for v in verdicts)
         top5 = sum(any(name in v.label.spec.labels for name, _ in v.label.ranked[:5]) for v in verdicts)
         values = {f"{KIND}.top1": top1 / len(verdicts), f"{KIND}.top5": top5 / len(verdicts)}
-    totals: dict[str, list[int]] = {}
-    for case in counts:
-        for scope, row in case.items():
-            total = totals.setdefault(scope, [0, 0, 0])
-            for i in range(3):
-                total[i] += row[i]
     per_class: dict[str, dict[str, float]] = {}
-    for scope, (correct, expected, predicted) in sorted(totals.items()):
-        rates = {}
-        if predicted:
-            rates[f"{KIND}.precision"] = correct / predicted
-        if expected:
-            rates[f"{KIND}.recall"] = correct / expected
-        if predicted and expected:
-            p, r = correct / predicted, correct / expected
-            rates[f"{KIND}.f1"] = 2 * p * r / (p + r) if p + r else 0.0
+    for scope, row in sorted(summed_counts(counts).items()):
+        rates = count_rates(KIND, *row)
         if scope:
             per_class[scope] = rates
         else:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -313,21 +313,30 @@ def _case_counts(verdict: CaseVerdict, kind: str) -> dict[str, list[int]]:
 
 def _count_values(verdicts: Sequence[CaseVerdict], kind: str) -> dict[str | None, dict[str, float]]:
     """Precision, recall and F1 for all classes (key None) and for each class, in one pass."""
-    counts: dict[str | None, list[int]] = {None: [0, 0, 0]}  # true positives, expected, predicted
-    for verdict in verdicts:
-        for key, row in _case_counts(verdict, kind).items():
-            total = counts.setdefault(key or None, [0, 0, 0])
+    totals = summed_counts(_case_counts(verdict, kind) for verdict in verdicts)
+    totals.setdefault("", [0, 0, 0])
+    return {scope or None: count_rates(kind, *row) for scope, row in totals.items()}
+
+
+def summed_counts(cases: Iterable[dict[str, list[int]]]) -> dict[str, list[int]]:
+    """Per scope ("" for all classes, else a class), the cases' [true positives, expected, predicted] summed."""
+    totals: dict[str, list[int]] = {}
+    for case in cases:
+        for scope, row in case.items():
+            total = totals.setdefault(scope, [0, 0, 0])
             for i in range(3):
                 total[i] += row[i]
-    out: dict[str | None, dict[str, float]] = {}
-    for key, (true_positives, expected, predicted) in counts.items():
-        values = {}
-        if predicted:
-            values[f"{kind}.precision"] = true_positives / predicted
-        if expected:
-            values[f"{kind}.recall"] = true_positives / expected
-        if predicted and expected:
-            p, r = true_positives / predicted, true_positives / expected
-            values[f"{kind}.f1"] = 2 * p * r / (p + r) if p + r else 0.0
-        out[key] = values
+    return totals
+
+
+def count_rates(kind: str, true_positives: int, expected: int, predicted: int) -> dict[str, float]:
+    """``{kind}.precision``, ``.recall`` and ``.f1`` of counts; each only where it is defined."""
+    out = {}
+    if predicted:
+        out[f"{kind}.precision"] = true_positives / predicted
+    if expected:
+        out[f"{kind}.recall"] = true_positives / expected
+    if predicted and expected:
+        p, r = true_positives / predicted, true_positives / expected
+        out[f"{kind}.f1"] = 2 * p * r / (p + r) if p + r else 0.0
     return out

@@ -21,7 +21,8 @@ from harness.core.config import meets_minimum
 from harness.core.oriented import oriented_iou
 from harness.evaluation.bootstrap import CaseSample
 from harness.evaluation.matching import CaseVerdict
-from harness.evaluation.metrics import SuiteMetrics
+from harness.evaluation.metric_table import SuiteMetrics
+from harness.evaluation.metrics import count_rates, summed_counts
 from harness.evaluation.resampled_map import IOU_THRESHOLDS, ImageGroup, ResampledMap
 from harness.evaluation.task_verdicts import expected_corners
 
@@ -63,28 +64,10 @@ def _values(
             scope, _, metric = name.rpartition("/")
             target = per_class.setdefault(scope, {}) if scope else values
             target[f"{KIND}.{metric}"] = float(row[0])
-    totals: dict[str, list[int]] = {}
-    for case in counts:
-        for scope, row in case.items():
-            total = totals.setdefault(scope, [0, 0, 0])
-            for i in range(3):
-                total[i] += row[i]
-    for scope, (true_positives, expected, predicted) in totals.items():
+    for scope, row in summed_counts(counts).items():
         target = per_class.setdefault(scope, {}) if scope else values
-        target |= _rates(true_positives, expected, predicted)
+        target |= count_rates(KIND, *row)
     return values, per_class
-
-
-def _rates(true_positives: int, expected: int, predicted: int) -> dict[str, float]:
-    out = {}
-    if predicted:
-        out[f"{KIND}.precision"] = true_positives / predicted
-    if expected:
-        out[f"{KIND}.recall"] = true_positives / expected
-    if predicted and expected:
-        p, r = true_positives / predicted, true_positives / expected
-        out[f"{KIND}.f1"] = 2 * p * r / (p + r) if p + r else 0.0
-    return out
 
 
 def case_counts(verdict: CaseVerdict) -> dict[str, list[int]]:
