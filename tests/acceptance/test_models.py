@@ -171,17 +171,17 @@ def test_batched_predictions_equal_one_by_one_and_bad_images_stay_out(tmp_path, 
 
 
 def test_the_reader_decodes_an_image_once_for_its_consecutive_variants(monkeypatch):
-    import harness.evaluation.models as models
+    import harness.evaluation.image_batches as batches
     from harness.core.transforms import Step, Transform
 
     decoded = []
-    real = models.load_image
-    monkeypatch.setattr(models, "load_image", lambda path: decoded.append(path) or real(path))
+    real = batches.load_image
+    monkeypatch.setattr(batches, "load_image", lambda path: decoded.append(path) or real(path))
     image = FIXTURES / "images" / "golden-001.png"
     other = FIXTURES / "images" / "golden-002.png"
     flips = [Transform((Step(kind),)) for kind in ("hflip", "vflip", "rot180")]
-    reader = models._ChunkReader()
+    reader = batches.ChunkReader()
     chunk = reader([(image, None), (image, flips[0])]) + reader([(image, flips[1]), (other, None), (image, flips[2])])
     assert decoded == [image, other, image]  # once per run of the same file, across chunks
     for (source, bgr), expected in zip(chunk, [(image, None), (image, flips[0]), (image, flips[1])], strict=False):
-        assert source == expected and np.array_equal(bgr, models._bgr(source))
+        assert source == expected and np.array_equal(bgr, batches.bgr(source))
