@@ -26,7 +26,8 @@ SEED = 19  # fixed: the same verdicts give the same intervals on every run
 METHOD = "percentile"
 _CHUNK = 1 << 18  # resamples x detections per block: small enough for the CPU cache, and bounded memory
 # One case: {"counts": {kind: {class or "": [found, expected, predicted]}},
-#            "coco": {kind: {"class/area": ImageGroup}}}
+#            "coco": {kind: {"class/area": ImageGroup}},
+#            "shares": {path: 0 or 1}}  (a metric that is the share of cases scoring 1: label.top1)
 CaseSample = dict[str, Any]
 COUNT_NAMES = ("precision", "recall", "f1")
 
@@ -38,6 +39,9 @@ def sample_problem(sample: Any) -> str | None:
     for kind, table in sample["counts"].items():
         if not isinstance(table, dict) or not all(_counts_ok(row) for row in table.values()):
             return f"counts.{kind}: expected class -> [found, expected, predicted]"
+    shares = sample.get("shares", {})
+    if not isinstance(shares, dict) or not all(value in (0, 1) and type(value) is int for value in shares.values()):
+        return "shares: expected metric -> 0 or 1"
     coco = sample.get("coco", {})
     if not isinstance(coco, dict):
         return "coco: expected a mapping"
@@ -82,6 +86,8 @@ def resampled_values(
     Only the mAP of ``areas`` (``all``: mAP50-95, 50, 75), and precision, recall, F1 with ``counts``."""
     out: dict[str, np.ndarray] = {}
     kinds = sorted({kind for sample in samples for kind in sample.get("counts", {})})
+    if counts:
+        out |= _share_values(samples, weights)
     for kind in kinds:
         coco = [sample.get("coco", {}).get(kind, {}) for sample in samples]
         # COCO's keypoint evaluation has no "small" range (a keypoint needs room to be placed).
@@ -105,6 +111,17 @@ def _map_values(coco: ResampledMap, weights: np.ndarray) -> dict[str, np.ndarray
     block = max(1, _CHUNK // max(1, coco.detections))
     parts = [coco.values(weights[start : start + block], np.float32) for start in range(0, len(weights), block)]
     return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+
+
+def _share_values(samples: Sequence[CaseSample], weights: np.ndarray) -> dict[str, np.ndarray]:
+    """Metrics that are the share of cases scoring 1 (``label.top1``), per resample."""
+    paths = sorted({path for sample in samples for path in sample.get("shares", {})})
+    drawn = weights.sum(axis=1)
+    out = {}
+    for path in paths:
+        column = np.array([sample.get("shares", {}).get(path, 0) for sample in samples], dtype=float)
+        out[path] = np.where(drawn > 0, (weights @ column) / np.maximum(drawn, 1), np.nan)
+    return out
 
 
 def _count_values(totals: np.ndarray) -> dict[str, np.ndarray]:

@@ -38,7 +38,10 @@ def label_suite_metrics(verdicts: Sequence[CaseVerdict]) -> SuiteMetrics:
     def tag_values() -> dict[str, dict[str, float]]:
         return {tag: _values([verdicts[i] for i in at], [counts[i] for i in at])[0] for tag, at in positions.items()}
 
-    samples: list[CaseSample] = [{"counts": {KIND: count}, "coco": {}} for count in counts]
+    samples: list[CaseSample] = [
+        {"counts": {KIND: count}, "coco": {}, "shares": _hits(verdict)}
+        for count, verdict in zip(counts, verdicts, strict=True)
+    ]
     return SuiteMetrics(values, per_class, tags, tag_values, len(verdicts), lambda _areas: samples, positions)
 
 
@@ -52,14 +55,22 @@ def case_counts(verdict: CaseVerdict) -> dict[str, list[int]]:
     return counts
 
 
+def _hits(verdict: CaseVerdict) -> dict[str, int]:
+    """Whether the case's top class, and its five best, hold one of its labels (1) or not (0)."""
+    label = verdict.label
+    return {
+        f"{KIND}.top1": int(label.predicted in label.spec.labels),
+        f"{KIND}.top5": int(any(name in label.spec.labels for name, _ in label.ranked[:5])),
+    }
+
+
 def _values(
     verdicts: Sequence[CaseVerdict], counts: Sequence[dict[str, list[int]]]
 ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     values: dict[str, float] = {}
     if verdicts:
-        top1 = sum(v.label.predicted in v.label.spec.labels for v in verdicts)
-        top5 = sum(any(name in v.label.spec.labels for name, _ in v.label.ranked[:5]) for v in verdicts)
-        values = {f"{KIND}.top1": top1 / len(verdicts), f"{KIND}.top5": top5 / len(verdicts)}
+        hits = [_hits(verdict) for verdict in verdicts]
+        values = {name: sum(hit[name] for hit in hits) / len(verdicts) for name in hits[0]}
     per_class: dict[str, dict[str, float]] = {}
     for scope, row in sorted(summed_counts(counts).items()):
         rates = count_rates(KIND, *row)

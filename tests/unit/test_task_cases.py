@@ -346,3 +346,38 @@ def test_a_baseline_tracks_each_oriented_box_s_polygon_iou(tmp_path):
     assert record["objects"][0]["obb_iou"] == pytest.approx(1.0)
     (obb_delta,) = [d for d in case_deltas(record, now) if "obb iou" in d.name]
     assert obb_delta.now == pytest.approx(now.objects[0].obb_iou) and obb_delta.change < -0.3
+
+
+def test_top1_and_top5_are_resampled_and_equal_the_suite_with_every_case_drawn_once():
+    from harness.evaluation.bootstrap import bootstrap, resampled_values
+
+    ranked = [(("cat",), [("cat", 0.9), ("dog", 0.1)]), (("cat",), [("dog", 0.6), ("cat", 0.4)])]
+    ranked += [(("dog",), [("owl", 0.7), ("cat", 0.2)]), (("owl",), [("owl", 0.8), ("dog", 0.2)])]
+    verdicts = [
+        judge_predictions(
+            Case(
+                name=f"c{i}",
+                file=Path("cases/c.yaml"),
+                image=Path(f"{i}.png"),
+                image_size=(WIDTH, HEIGHT),
+                tags=(),
+                objects=(),
+                max_extra=0,
+                model=None,
+                task="classify",
+                label=LabelSpec(labels, top_k=1),
+            ),
+            Predictions(np.zeros((0, 4)), (), np.zeros(0), None, (WIDTH, HEIGHT), ranked=tuple(pairs)),
+            use_masks=False,
+        )
+        for i, (labels, pairs) in enumerate(ranked)
+    ]
+    metrics = label_suite_metrics(verdicts)
+    assert (metrics.values["label.top1"], metrics.values["label.top5"]) == (0.5, 0.75)
+    once = resampled_values(metrics.samples, np.ones((1, 4), dtype=np.int64))
+    assert once["label.top1"][0] == 0.5 and once["label.top5"][0] == 0.75
+    # Only case 0 drawn, four times: every resampled share is that case's own.
+    only_first = resampled_values(metrics.samples, np.array([[4, 0, 0, 0]]))
+    assert only_first["label.top1"][0] == 1.0 and only_first["label.top5"][0] == 1.0
+    low, high = bootstrap(metrics.samples, 400).intervals(0.95)["label.top1"]
+    assert 0.0 <= low < 0.5 < high <= 1.0
