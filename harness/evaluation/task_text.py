@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from harness.core.config import meets_minimum
@@ -61,17 +61,25 @@ def format_oriented_verdict(verdict: CaseVerdict, summary: str, *, model_name: s
         lines += table(["#", "class", "expected obb", "predicted obb", "conf", "obb IoU", "verdict"], rows)
     else:
         lines.append("  the case expects no objects")
+    lines += unmatched_lines(verdict, "obb", lambda j: format_oriented_box(corners[j]))
+    return "\n".join(lines)
+
+
+def unmatched_lines(verdict: CaseVerdict, shape: str, describe: Callable[[int], str]) -> list[str]:
+    """The count of predictions inside crowd regions, and the table of predictions matched to
+    nothing, each drawn as ``describe(j)`` in a column named ``shape``."""
+    lines = []
+    predictions = verdict.predictions
     if verdict.ignored:
         lines.append(f"predictions inside crowd regions (ignored): {len(verdict.ignored)}")
     if verdict.extras:
         allowed = "FAIL" if verdict.too_many_extras else "allowed"
-        lines.append(f"unmatched predictions: {len(verdict.extras)} (max_extra {case.max_extra}: {allowed})")
+        lines.append(f"unmatched predictions: {len(verdict.extras)} (max_extra {verdict.case.max_extra}: {allowed})")
         rows = [
-            [str(j), predictions.class_names[j], format_oriented_box(corners[j]), f"{predictions.scores[j]:.2f}"]
-            for j in verdict.extras
+            [str(j), predictions.class_names[j], describe(j), f"{predictions.scores[j]:.2f}"] for j in verdict.extras
         ]
-        lines += table(["pred", "class", "obb", "conf"], rows)
-    return "\n".join(lines)
+        lines += table(["pred", "class", shape, "conf"], rows)
+    return lines
 
 
 def summarize_label(verdict: CaseVerdict) -> str:

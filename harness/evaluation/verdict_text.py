@@ -9,7 +9,7 @@ from harness.core.config import Gate, meets_minimum
 from harness.core.errors import display_path
 from harness.core.text import format_box, table
 from harness.evaluation.pose_text import keypoint_tables
-from harness.evaluation.task_text import format_label_verdict, format_oriented_verdict, summarize_label
+from harness.evaluation.task_text import format_label_verdict, format_oriented_verdict, summarize_label, unmatched_lines
 
 if TYPE_CHECKING:
     from harness.evaluation.matching import CaseVerdict
@@ -78,16 +78,7 @@ def format_verdict(verdict: CaseVerdict, *, model_name: str) -> str:
         lines += keypoint_tables(verdict)  # pose objects: one row per keypoint
     else:
         lines.append("  the case expects no objects")
-    if verdict.ignored:
-        lines.append(f"predictions inside crowd regions (ignored): {len(verdict.ignored)}")
-    if verdict.extras:
-        verdict_text = "FAIL" if verdict.too_many_extras else "allowed"
-        lines.append(f"unmatched predictions: {len(verdict.extras)} (max_extra {case.max_extra}: {verdict_text})")
-        rows = [
-            [str(j), predictions.class_names[j], format_box(predictions.boxes[j]), f"{predictions.scores[j]:.2f}"]
-            for j in verdict.extras
-        ]
-        lines += table(["pred", "class", "box", "conf"], rows)
+    lines += unmatched_lines(verdict, "box", lambda j: format_box(predictions.boxes[j]))
     return "\n".join(lines)
 
 
