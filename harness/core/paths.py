@@ -7,6 +7,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from harness.core.config import IMAGE_SUFFIXES
+
 
 def outside_root(path: Path, root: Path | None) -> str | None:
     """Why ``path`` may not be used, when it lies outside ``root`` (pytest's rootdir; None: anywhere is
@@ -38,6 +40,20 @@ def _resolved_folder(folder: str) -> Path:
 def forget_resolved_folders() -> None:
     """Resolve folders afresh from here on (each case file is read with what its folders are now)."""
     _resolved_folder.cache_clear()
+
+
+def only_pictures(folder: Path) -> bool:
+    """Whether ``folder`` holds files and nothing but picture files (by suffix, as Ultralytics tells)."""
+    try:
+        with os.scandir(folder) as entries:
+            found = False
+            for entry in entries:
+                if os.path.splitext(entry.name)[1][1:].lower() not in IMAGE_SUFFIXES or not entry.is_file():
+                    return False
+                found = True
+            return found
+    except OSError:
+        return False  # unreadable: pytest's own walk reports it
 
 
 def suite_key(root: Path, path: Path) -> str:

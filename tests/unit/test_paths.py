@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from harness.core.paths import forget_resolved_folders, outside_root, resolved
+from harness.core.paths import forget_resolved_folders, only_pictures, outside_root, resolved
 
 
 @pytest.fixture
@@ -56,3 +56,24 @@ def test_a_folder_changed_into_a_link_is_seen_after_forgetting(tree):
     os.symlink(tree / "elsewhere", folder)
     forget_resolved_folders()
     assert resolved(inside) == (tree / "elsewhere" / "a.png").resolve()
+
+
+def test_only_pictures_tells_a_folder_of_pictures_alone(tmp_path):
+    pictures = tmp_path / "pictures"
+    pictures.mkdir()
+    assert not only_pictures(pictures)  # empty: nothing to tell, pytest's own walk is as cheap
+    for name in ("a.png", "b.JPG", "c.jpeg", "d.webp"):
+        (pictures / name).write_bytes(b"x")
+    assert only_pictures(pictures)
+    os.symlink(pictures / "a.png", pictures / "e.png")
+    assert only_pictures(pictures)  # a link to a picture is a picture
+    for intruder in ("test_x.py", "cases.yaml", "png", ".png", "notes.txt"):
+        (pictures / intruder).write_bytes(b"x")
+        assert not only_pictures(pictures), intruder
+        (pictures / intruder).unlink()
+    (pictures / "sub").mkdir()
+    assert not only_pictures(pictures)  # a subfolder may hold tests
+    (pictures / "sub").rmdir()
+    os.symlink(tmp_path / "missing.png", pictures / "broken.png")
+    assert not only_pictures(pictures)
+    assert not only_pictures(tmp_path / "no-such-folder")
