@@ -167,13 +167,24 @@ def _assign(
         cols = [j for j, name in enumerate(predictions.class_names) if name == class_name]
         if not rows or not cols:
             continue
-        sub = affinity[np.ix_(rows, cols)]
-        from scipy.optimize import linear_sum_assignment  # scipy.optimize: 1 s to import, and collection needs none
-
-        for r, c in zip(*linear_sum_assignment(sub, maximize=True), strict=True):
-            if sub[r, c] > 0:  # no overlap at all is a miss plus an extra, not a bad match
-                assignment[rows[r]] = cols[c]
+        for r, c in overlapping_pairs(affinity[np.ix_(rows, cols)]):
+            assignment[rows[r]] = cols[c]
     return assignment
+
+
+def overlapping_pairs(affinity: np.ndarray) -> list[tuple[int, int]]:
+    """The pairs, in row order, of the one-to-one assignment that maximises the total of ``affinity``
+    (overlaps, none negative) whose overlap is above 0: no overlap at all is a miss plus an extra, not
+    a bad match."""
+    positive = affinity > 0
+    if (affinity >= 0).all() and (positive.sum(axis=0) <= 1).all() and (positive.sum(axis=1) <= 1).all():
+        # No row or column overlaps two others: the best assignment takes each overlapping pair, and
+        # scipy.optimize need not be imported (0.4 s, most of what a warm run spends matching).
+        return [(int(r), int(c)) for r, c in zip(*np.nonzero(positive), strict=True)]
+    from scipy.optimize import linear_sum_assignment  # scipy.optimize: 1 s to import, and collection needs none
+
+    chosen = zip(*linear_sum_assignment(affinity, maximize=True), strict=True)
+    return [(int(r), int(c)) for r, c in chosen if affinity[r, c] > 0]
 
 
 def _inside_crowd(j: int, expected: tuple[ExpectedObject, ...], predictions: Predictions) -> bool:

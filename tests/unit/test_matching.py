@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from harness.casefile.schema import Case, ExpectedObject, MaskSpec
 from harness.core.geometry import box_iou, mask_iou, mask_to_rle
-from harness.evaluation.matching import match_objects
+from harness.evaluation.matching import match_objects, overlapping_pairs
 from harness.evaluation.predictions import Predictions
 
 WIDTH, HEIGHT = 320, 240
@@ -406,3 +406,40 @@ def test_a_crowd_region_alone_passes_with_nothing_found():
     verdict = match_objects(make_case(crowd((100, 100, 200, 200))), predictions(), use_masks=False)
     assert verdict.passed
     assert verdict.worst_iou is None
+
+
+@st.composite
+def overlap_matrices(draw):
+    """Overlap matrices, mostly sparse (each object overlapping one prediction, the shortcut's case),
+    with ties, exact zeros and rows or columns overlapping several."""
+    rows, cols = draw(st.integers(1, 6)), draw(st.integers(1, 6))
+    values = st.one_of(st.just(0.0), st.just(0.5), st.floats(0.0, 1.0, allow_nan=False))
+    sparse = draw(st.booleans())
+    matrix = np.array([[draw(values) for _ in range(cols)] for _ in range(rows)])
+    if sparse:  # keep one overlap at most per row and column
+        keep = draw(st.permutations(range(max(rows, cols))))
+        matrix = np.where(np.array([[keep[r] == c for c in range(cols)] for r in range(rows)]), matrix, 0.0)
+    return matrix
+
+
+@settings(max_examples=300, deadline=None)
+@given(overlap_matrices())
+def test_overlapping_pairs_equal_scipys_assignment(matrix):
+    """Whether the shortcut answers (no object overlapping two predictions, nor a prediction two objects)
+    or scipy does, the pairs are scipy's optimal assignment less its zero-overlap pairs, in row order."""
+    from scipy.optimize import linear_sum_assignment
+
+    rows, cols = linear_sum_assignment(matrix, maximize=True)
+    reference = [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if matrix[r, c] > 0]
+    found = overlapping_pairs(matrix)
+    assert found == reference
+    assert len({r for r, _ in found}) == len(found) == len({c for _, c in found})
+
+
+def test_overlapping_pairs_leave_scipy_unimported_when_no_object_overlaps_two(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "scipy.optimize", None)  # importing it now raises ImportError
+    assert overlapping_pairs(np.array([[0.0, 0.9, 0.0], [0.7, 0.0, 0.0]])) == [(0, 1), (1, 0)]
+    with pytest.raises(ImportError):
+        overlapping_pairs(np.array([[0.6, 0.9], [0.7, 0.0]]))  # row 0 overlaps two: scipy decides
