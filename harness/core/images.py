@@ -13,12 +13,15 @@ file's own mode, never rescaled to 8 bits as pictures are.
 from __future__ import annotations
 
 import contextlib
+import os
 import struct
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL.PngImagePlugin import _MODES as _PNG_MODES  # the bit depths and colour types Pillow reads
 
 from harness.core.errors import ImageError, display_path
 
@@ -33,6 +36,9 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 def image_size(path: Path) -> tuple[int, int]:
     """``(width, height)`` of the displayed image: from the header where that is all the decode would
     read for the orientation, else from decoding the image (the same decode as ``load_image``)."""
+    plain = _plain_png_size(path)
+    if plain is not None:
+        return plain
     with _opened(path, "not a readable image") as image:
         if _header_is_enough(image, path):
             width, height = image.size
@@ -128,6 +134,53 @@ def _nothing_after_image_data(path: Path) -> bool:
                 return False
             file.seek(length + 4, 1)  # the chunk's data and CRC
     return False
+
+
+def _plain_png_size(path: Path) -> tuple[int, int] | None:
+    """The size of a plain PNG, read from its header without Pillow; None for anything else, which
+    Pillow then reads (``tests/unit/test_images.py`` checks the two agree wherever this answers).
+
+    Plain: a sound IHDR (13 bytes, its checksum right, a bit depth and colour type Pillow reads,
+    filter method 0, a size Pillow accepts without a warning), then image data and the end, nothing
+    else: no chunk that could carry an orientation. What most tools write, read in 16 us instead of
+    80 us with Pillow (0.6 s of collecting 10,000 cases)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None  # Pillow names the problem
+    try:
+        return _plain_png_chunks(fd)
+    except OSError:
+        return None  # a folder, an unreadable file: Pillow names the problem
+    finally:
+        os.close(fd)
+
+
+def _plain_png_chunks(fd: int) -> tuple[int, int] | None:
+    head = os.pread(fd, 33, 0)  # signature, IHDR (length, type, 13 bytes, checksum)
+    if len(head) < 33 or head[:8] != _PNG_SIGNATURE or head[8:16] != b"\0\0\0\rIHDR":
+        return None
+    width, height, depth, colour, _, method = struct.unpack(">IIBBBB", head[16:28])
+    if zlib.crc32(head[12:29]) != struct.unpack(">I", head[29:33])[0] or (depth, colour) not in _PNG_MODES:
+        return None
+    if method != 0 or not (0 < width < 2**31 and 0 < height < 2**31) or _bomb(width, height):
+        return None
+    offset, kind = 33, b"IDAT"
+    while kind == b"IDAT":
+        header = os.pread(fd, 8, offset)
+        if len(header) < 8:
+            return None
+        length, kind = struct.unpack(">I4s", header)
+        if kind == b"IEND":
+            return width, height
+        offset += length + 12  # header, data, checksum
+    return None  # a chunk besides image data
+
+
+def _bomb(width: int, height: int) -> bool:
+    """Whether Pillow would warn about, or refuse, an image this big (its MAX_IMAGE_PIXELS)."""
+    limit = Image.MAX_IMAGE_PIXELS
+    return limit is not None and width * height > limit
 
 
 def _reason(exc: BaseException) -> str:

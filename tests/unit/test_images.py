@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import io
+import struct
+import zlib
+from unittest import mock
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from harness.core.errors import ImageError
-from harness.core.images import image_size, load_image
+from harness.core.images import _plain_png_size, image_size, load_image
 
 WIDTH, HEIGHT = 80, 60
 
@@ -109,3 +116,116 @@ def test_image_suffixes_are_ultralytics_own():
     from harness.core.config import IMAGE_SUFFIXES
 
     assert set(IMAGE_SUFFIXES) == set(IMG_FORMATS)
+
+
+# --- the plain-PNG header reader against Pillow ----------------------------------------------------
+
+
+def _chunk(kind: bytes, data: bytes, *, crc_flip: bool = False) -> bytes:
+    crc = zlib.crc32(kind + data) ^ (1 if crc_flip else 0)
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+
+def _pillow_size(path) -> tuple[int, int] | str:
+    """What image_size says with the header reader switched off: Pillow's answer, or its error."""
+    with mock.patch("harness.core.images._plain_png_size", return_value=None):
+        try:
+            return image_size(path)
+        except ImageError:
+            return "error"
+
+
+DEFECTS = (
+    "checksum",  # the IHDR's checksum is off
+    "short header",  # an IHDR of 12 bytes
+    "mode",  # a bit depth and colour type Pillow does not read
+    "filter method",
+    "zero width",
+    "huge width",  # past Pillow's decompression-bomb limit
+    "chunk before data",  # pHYs, or an eXIf that turns the picture
+    "orientation before data",
+    "chunk after data",  # text, or a late eXIf
+    "no data",
+    "truncated",
+)
+
+
+@st.composite
+def png_files(draw) -> bytes:
+    """PNG files assembled chunk by chunk around real image data (so that Pillow can decode them when
+    it must): a plain file with up to two defects, each in a field the header reader checks or a chunk
+    it must not look past; or a file Pillow wrote, with or without an orientation."""
+    width, height = draw(st.integers(1, 12)), draw(st.integers(1, 12))
+    if draw(st.integers(0, 4)) == 0:
+        buffer = io.BytesIO()
+        turned = {"exif": _exif(6)} if draw(st.booleans()) else {}
+        Image.new("RGB", (width, height), (draw(st.integers(0, 255)), 40, 90)).save(buffer, "PNG", **turned)
+        return buffer.getvalue()
+    defects = set(draw(st.lists(st.sampled_from(DEFECTS), max_size=2)))
+    depth, colour = (3, 2) if "mode" in defects else draw(st.sampled_from([(8, 2), (16, 2), (8, 6)]))
+    stored_width = 0 if "zero width" in defects else 20_000 if "huge width" in defects else width
+    stored_height = 20_000 if "huge width" in defects else height
+    header = struct.pack(">IIBBBBB", stored_width, stored_height, depth, colour, 0, int("filter method" in defects), 0)
+    if "short header" in defects:
+        header = header[:12]
+    channels = {2: 3, 6: 4}[colour] * depth // 8
+    raw = zlib.compress(b"".join(b"\0" + bytes(channels * width) for _ in range(height)))
+    cut = draw(st.integers(0, len(raw)))
+    data = [] if "no data" in defects else [_chunk(b"IDAT", raw[:cut]), _chunk(b"IDAT", raw[cut:])]
+    before = _chunk(b"pHYs", bytes(9)) if "chunk before data" in defects else b""
+    if "orientation before data" in defects:
+        before += _chunk(b"eXIf", _exif(6)[6:])
+    after = draw(st.sampled_from([_chunk(b"tEXt", b"k\0v"), _chunk(b"eXIf", _exif(8)[6:])]))
+    file = b"".join(
+        [
+            PNG_SIGNATURE,
+            _chunk(b"IHDR", header, crc_flip="checksum" in defects),
+            before,
+            *data,
+            after if "chunk after data" in defects else b"",
+            _chunk(b"IEND", b""),
+        ]
+    )
+    if "truncated" in defects:
+        file = file[: draw(st.integers(0, len(file) - 1))]
+    return file + draw(st.sampled_from([b"", b"trailing"]))
+
+
+def _exif(orientation: int) -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return exif.tobytes()
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@settings(max_examples=300, deadline=None)
+@given(png_files())
+def test_the_plain_png_reader_agrees_with_pillow_wherever_it_answers(tmp_path_factory, data):
+    path = tmp_path_factory.mktemp("png") / "picture.png"
+    path.write_bytes(data)
+    plain = _plain_png_size(path)
+    if plain is not None:
+        assert plain == _pillow_size(path)
+
+
+def test_the_plain_png_reader_answers_for_what_pillow_and_cv2_write(tmp_path):
+    import cv2
+
+    picture = np.zeros((30, 50, 3), np.uint8)
+    Image.fromarray(picture).save(tmp_path / "pil.png")
+    cv2.imwrite(str(tmp_path / "cv2.png"), picture)
+    for name in ("pil.png", "cv2.png"):
+        assert _plain_png_size(tmp_path / name) == (50, 30) == image_size(tmp_path / name)
+    Image.fromarray(picture).save(tmp_path / "turned.png", exif=_exif(6))
+    assert _plain_png_size(tmp_path / "turned.png") is None  # an orientation: Pillow reads it
+    assert image_size(tmp_path / "turned.png") == (30, 50)
+
+
+def test_the_plain_png_reader_leaves_folders_and_missing_files_to_pillow(tmp_path):
+    (tmp_path / "folder.png").mkdir()
+    assert _plain_png_size(tmp_path / "folder.png") is None
+    assert _plain_png_size(tmp_path / "missing.png") is None
+    with pytest.raises(ImageError, match="image not found"):
+        image_size(tmp_path / "missing.png")
