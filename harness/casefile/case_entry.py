@@ -40,6 +40,7 @@ def parse_case(
     file_transforms: tuple[tuple[Transform, dict, str], ...] = (),
     file_search: tuple | None = None,
     keypoints: KeypointSpec | None = None,
+    model_sha256: str | None = None,
 ) -> Case:
     path = fields.path
     raw = fields.mapping(raw, "", (*CASE_KEYS, *LABEL_KEYS))
@@ -87,6 +88,7 @@ def parse_case(
         predict=predict,
         keypoints=keypoints,
         label=label,
+        model_sha256=model_sha256,
     )
 
 

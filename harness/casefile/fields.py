@@ -211,6 +211,10 @@ def _mask(fields: Fields, raw: Any, where: str, path: Path, width: int, height: 
     raise fields.error(where, "expected a polygon [[x, y], ...], a list of polygons, {rle: ...} or {png: path}")
 
 
+# The types a plain polygon's coordinates have (a bool is an int to isinstance, not to type()).
+_PLAIN_NUMBERS = frozenset({int, float})
+
+
 def _polygons(fields: Fields, raw: list, where: str, width: int, height: int) -> tuple[tuple[float, ...], ...]:
     # One polygon is a list of [x, y] points; several are a list of such lists.
     if not raw:
@@ -244,16 +248,18 @@ def _polygons(fields: Fields, raw: list, where: str, width: int, height: int) ->
 def _plain_polygon(points: list, width: int, height: int) -> list[float] | None:
     """The flat coordinates when every point is a plain in-image ``[x, y]``, else None.
 
-    The fast path for big suites: one pass in C-speed comprehensions instead of a check per number.
+    The fast path for big suites: each check one pass of a builtin over the list (a set of types, min,
+    max, sum) instead of a Python check per number.
     """
-    if not all(type(point) is list and len(point) == 2 for point in points):
+    if set(map(type, points)) != {list} or set(map(len, points)) != {2}:
         return None
     flat = [value for point in points for value in point]
-    if not all(type(value) is int or type(value) is float for value in flat):
+    if not set(map(type, flat)) <= _PLAIN_NUMBERS:
         return None  # bools, strings, None: the slow path names them
     xs, ys = flat[0::2], flat[1::2]
     if not (min(xs) >= 0 and max(xs) <= width and min(ys) >= 0 and max(ys) <= height):
-        return None  # also false for NaN, which compares false with everything
-    if any(value != value for value in flat):
-        return None
-    return [float(value) for value in flat]
+        return None  # also the infinities
+    total = sum(flat)
+    if total != total:
+        return None  # a NaN (which min and max can miss): every value is finite and bounded otherwise
+    return list(map(float, flat))

@@ -11,7 +11,6 @@ import functools
 import importlib.util
 import re
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -54,12 +53,14 @@ from harness.core.config import (
 )
 from harness.core.errors import CaseFileError
 from harness.core.keypoints import KeypointSpec
+from harness.core.memory import gc_paused
 from harness.core.paths import forget_resolved_folders
 from harness.core.text import short_repr
 
 SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
+@gc_paused()
 def load_case_file(
     path: Path,
     *,
@@ -100,8 +101,7 @@ def load_case_file(
     if not isinstance(raw_cases, list):
         raise fields.error("cases", f"expected a list of cases, got {describe_value(raw_cases)}")
     cases = tuple(
-        case if isinstance(case, BrokenCase) else replace(case, model_sha256=model_sha256)
-        for case in _cases(
+        _cases(
             path,
             raw_cases,
             lambda raw, label: parse_case(
@@ -114,6 +114,7 @@ def load_case_file(
                 transforms,
                 search,
                 keypoints,
+                model_sha256,
             ),
         )
     )
@@ -156,6 +157,7 @@ def _keypoint_spec(fields: Fields, document: dict, task: str | None) -> Keypoint
     return parse_keypoint_spec(fields, document["keypoints"])
 
 
+@gc_paused()
 def read_document(path: Path, parse_cache: Path | None = None, max_mb: float = MAX_CASE_FILE_MB) -> Any:
     """The file's YAML document (refused over ``max_mb``, or when its aliases expand too far)."""
     text = ""
