@@ -10,7 +10,10 @@ Both sides are whole processes, timed from the shell's point of view, as a CI jo
 - harness warm: the same command again, everything answered from the cache.
 Each is run --repeats times, interleaved, and the medians are compared. Also printed: the fixed
 cost of starting pytest on an empty folder (with every plugin installed in this environment),
-which no pytest plugin can go below, and what the cold run costs per image beyond the plain loop.
+which no pytest plugin can go below; pytest only collecting the case files (first sight, what a cold
+run pays before its first prediction); pytest running as many empty tests as the harness runs items
+(the floor of any pytest plugin with that many tests); and what the cold run costs per image beyond
+the plain loop.
 --generated N runs a generated suite of N unique seg images (bench/generated_suite.py) instead,
 where per-image costs dominate.
 
@@ -99,16 +102,30 @@ def main() -> None:
 
     loaded = [[c for c in load_case_file(Path(f)).cases if isinstance(c, Case)] for f in files]
     images = sum(len({c.image for c in cases}) for cases in loaded)
+    items = sum(len(cases) for cases in loaded)
     if args.variants:
         images += sum(len(c.variants) for cases in loaded for c in cases)
+        items += sum(len(c.variants) for cases in loaded for c in cases)
     pytest = [sys.executable, "-m", "pytest", "-q", "-o", "harness_allow_outside_root=true"]
     if not args.variants:
         pytest += ["-m", "not robustness"]  # the plain loop predicts each case's own image only
     pytest += args.pytest_args.split()
-    times: dict[str, list[float]] = {"plain loop": [], "harness cold": [], "harness warm": [], "bare pytest": []}
+    times: dict[str, list[float]] = {
+        "plain loop": [],
+        "harness cold": [],
+        "harness warm": [],
+        "bare pytest": [],
+        "empty tests": [],
+        "collect only": [],
+    }
     with tempfile.TemporaryDirectory() as scratch:
         empty = Path(scratch) / "empty"
         empty.mkdir()
+        floor = Path(scratch) / "floor"
+        floor.mkdir()
+        (floor / "test_floor.py").write_text(
+            f"import pytest\n\n\n@pytest.mark.parametrize('i', range({items}))\ndef test_empty(i):\n    pass\n"
+        )
         for repeat in range(args.repeats):
             cache = f"cache_dir={scratch}/cache-{repeat}"
             which = "variants" if args.variants else "plain"
@@ -116,17 +133,24 @@ def main() -> None:
             times["harness cold"].append(wall([*pytest, "-o", cache, *files], ROOT))
             times["harness warm"].append(wall([*pytest, "-o", cache, *files], ROOT))
             times["bare pytest"].append(wall([*pytest, "-p", "no:cacheprovider", str(empty)], ROOT))
+            times["empty tests"].append(wall([*pytest, "-p", "no:cacheprovider", str(floor)], ROOT))
+            times["collect only"].append(wall([*pytest, "-p", "no:cacheprovider", "--collect-only", *files], ROOT))
 
     median = {name: statistics.median(values) for name, values in times.items()}
     plain = median["plain loop"]
     kind = "images, transformed variants included" if args.variants else "images"
     print(f"{len(files)} case files, {images} {kind}, {args.repeats} runs each (median wall time, whole process)")
+    print(f"  (empty tests: pytest running {items} tests that do nothing, as many as the harness runs items)")
     for name, seconds in median.items():
         print(f"  {name:<13} {seconds:7.2f} s   {seconds / plain:5.2f}x the plain loop")
     extra = (median["harness cold"] - plain) / images * 1000
     print(f"  harness cold costs {extra:+.1f} ms an image more than the plain loop, start-up included")
+    start = median["collect only"] / images * 1000
+    print(f"  of which starting pytest and collecting the case files (first sight) is {start:.1f} ms an image")
     beyond = median["harness warm"] - median["bare pytest"]
     print(f"  harness warm costs {beyond:.2f} s more than starting pytest on an empty folder")
+    beyond = median["harness warm"] - median["empty tests"]
+    print(f"  harness warm costs {beyond:.2f} s more than pytest running {items} empty tests")
 
 
 if __name__ == "__main__":
