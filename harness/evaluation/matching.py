@@ -94,6 +94,12 @@ class CaseVerdict:
                 values.append(result.mask_iou or 0.0)
         return min(values) if values else None
 
+    @property
+    def worst_oks(self) -> float | None:
+        """The lowest OKS among expected objects with keypoints (0 for a miss), None where none has any."""
+        values = [r.oks or 0.0 for r in self.objects if r.expected.keypoints is not None and not r.expected.crowd]
+        return min(values) if values else None
+
 
 def match_objects(case: Case, predictions: Predictions, *, use_masks: bool) -> CaseVerdict:
     """Match ``predictions`` to ``case.objects`` and judge them against the case's thresholds."""

@@ -27,7 +27,7 @@ def _fmt_iou(value: float | None, threshold: float, checked: bool) -> str:
 
 
 def summarize_verdict(verdict: CaseVerdict) -> str:
-    """One line: what failed, and the worst IoU."""
+    """One line: what failed, and the worst IoU (and OKS, for keypoints)."""
     if verdict.label is not None:
         return summarize_label(verdict)
     parts = []
@@ -37,9 +37,11 @@ def summarize_verdict(verdict: CaseVerdict) -> str:
             parts.append(f"{problems.count(problem)} {problem}")
     if verdict.too_many_extras:
         parts.append(f"{len(verdict.extras)} extra, max_extra {verdict.case.max_extra}")
-    worst = verdict.worst_iou
+    worst = [f"worst IoU {verdict.worst_iou:.3f}"] if verdict.worst_iou is not None else []
+    if verdict.worst_oks is not None:  # pose: the keypoints' own figure beside the boxes'
+        worst.append(f"worst OKS {verdict.worst_oks:.3f}")
     summary = ", ".join(parts) if parts else "passed"
-    return summary + ("" if worst is None else f" (worst IoU {worst:.3f})")
+    return summary + (f" ({', '.join(worst)})" if worst else "")
 
 
 def format_verdict(verdict: CaseVerdict, *, model_name: str) -> str:

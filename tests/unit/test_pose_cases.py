@@ -21,7 +21,7 @@ from harness.evaluation.matching import match_objects
 from harness.evaluation.pose_matching import object_area, pose_misfit
 from harness.evaluation.prediction_cache import predictions_from_json, predictions_to_json
 from harness.evaluation.predictions import Predictions
-from harness.evaluation.verdict_text import format_verdict
+from harness.evaluation.verdict_text import format_verdict, summarize_verdict
 from harness.golden.record import predicted_objects
 
 WIDTH, HEIGHT = 320, 240
@@ -171,6 +171,11 @@ def test_the_failure_table_lists_every_keypoint(tmp_path):
     assert verdict.objects[0].problems == ["OKS low", "keypoint off"]
     text = format_verdict(verdict, model_name="arrows.pt")
     assert text.splitlines()[0].startswith("1 OKS low, 1 keypoint off")
+    # The summary gives the keypoints' own figure beside the box's.
+    assert text.splitlines()[0].endswith(f"(worst IoU {verdict.worst_iou:.3f}, worst OKS 0.786)")
+    assert verdict.worst_iou > 0.9
+    missed = match_objects(case, Predictions.empty((WIDTH, HEIGHT), with_masks=False), use_masks=False)
+    assert summarize_verdict(missed) == "1 missed (worst IoU 0.000, worst OKS 0.000)"
     assert "object 0 (arrow) keypoints: OKS 0.786 < 0.80 (area 7200 px² from box; 4 sigmas: the file)" in text
     rows = {line.split()[0]: line for line in text.splitlines() if line.startswith("    ")}
     assert set(rows) >= {"keypoint", "tip", "left_barb", "right_barb", "notch"}
