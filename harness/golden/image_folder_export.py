@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.core.errors import CaseFileError
+from harness.core.errors import CaseFileError, HarnessError
 from harness.golden.export_common import Exported, cases_to_export, new_folder, place_image
 
 
@@ -21,6 +21,8 @@ def write_image_folder(case_file: Path, out: Path, *, split: str = "", symlink: 
         HarnessError: the file is not a classify case file, a case is broken or expects one of several
             labels, a label is not a folder name, or ``out`` holds files already; nothing is written then.
     """
+    if split and (Path(split).name != split or split in (".", "..")):
+        raise HarnessError(f"--split {split!r}: give the name of one folder under --out, e.g. val")
     _, cases, awaiting_review = cases_to_export(case_file, "folder")
     folders = {}
     for case in cases:  # every check before any write

@@ -4,6 +4,7 @@ the importers (harness/golden/dota.py, image_folder.py): the same cases come bac
 from __future__ import annotations
 
 import math
+import shlex
 import sys
 from pathlib import Path
 
@@ -120,7 +121,7 @@ def picture(tmp_path_factory) -> Path:
     return path
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(drawn=oriented_cases)
 def test_any_oriented_box_comes_back_from_dota_within_the_case_files_hundredth(tmp_path_factory, picture, drawn):
     folder = tmp_path_factory.mktemp("dota")
@@ -209,6 +210,14 @@ def test_a_folder_with_files_in_it_is_refused(tmp_path):
         write_dota(case_file, tmp_path / "out")
 
 
+@pytest.mark.parametrize("split", ["../val", "a/b", ".."])
+def test_a_split_is_one_folder_under_out(tmp_path, split):
+    case_file = write_suite(tmp_path, "classify", LABEL_CASE)
+    with pytest.raises(HarnessError, match="give the name of one folder under --out"):
+        write_image_folder(case_file, tmp_path / "tree", split=split)
+    assert not (tmp_path / "tree").exists() and not (tmp_path / "val").exists()
+
+
 def test_cases_awaiting_review_are_left_out_and_named(tmp_path, capsys):
     recorded = "    recorded: {model: m.pt, reviewed: false}\n"
     body = LABEL_CASE + "  - name: b\n    image: image.png\n    label: cross\n" + recorded
@@ -239,3 +248,31 @@ def test_a_name_ending_in_a_dash_comes_back_without_it(tmp_path):
     assert (tmp_path / "dota" / "labelTxt" / "a-.txt").is_file()
     cases = read_dota(tmp_path / "dota" / "labelTxt", tmp_path / "dota" / "images", model)
     assert add_cases(tmp_path / "back.yaml", cases, model=model, predict={}, header="back") == ["a"]
+
+
+def test_export_help_says_which_format_goes_with_which_task(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli_main(["export", "--help"])
+    assert exit_.value.code == 0
+    lines = " ".join(capsys.readouterr().out.split())  # argparse wraps at the terminal's width
+    assert "coco COCO JSON, for detect, segment and pose case files" in lines
+    assert "dota DOTA labels and their pictures, for obb case files" in lines
+    assert "folder an ImageFolder tree (OUT/LABEL/NAME.png), for classify case files" in lines
+
+
+@pytest.mark.parametrize(("page", "task"), [("obb.md", "obb"), ("classify.md", "classify")])
+def test_the_docs_export_example_runs_and_imports_back(tmp_path, monkeypatch, page, task):
+    """The page's `vision-harness export` line, run from the repository root into a temporary folder."""
+    text = (CASES.parent / "docs" / page).read_text(encoding="utf-8")
+    (line,) = [line for line in text.splitlines() if line.startswith("vision-harness export ")]
+    argv = [arg.replace("exported/", f"{tmp_path}/") for arg in shlex.split(line)[1:]]
+    monkeypatch.chdir(CASES.parent)  # the example's paths are the repository's
+    assert cli_main(argv) == 0
+    original = by_name(CASES / f"shapes-{task}.yaml")
+    if task == "obb":
+        model = stand_in(tmp_path, "obb", OBB_CLASS_NAMES)
+        cases = read_dota(tmp_path / "dota" / "labelTxt", tmp_path / "dota" / "images", model)
+    else:
+        model = stand_in(tmp_path, "classify", CLASSIFY_CLASS_NAMES)
+        cases = read_image_folder(tmp_path / "tree", "val", model)
+    assert sorted(case.image.stem for case in cases) == sorted(original)
