@@ -46,6 +46,8 @@ def run_import(args: argparse.Namespace, out) -> int:
 
 
 def run_export(args: argparse.Namespace, out) -> int:
+    if args.format != "coco":
+        return _export_folder(args, out)
     # Imported per subcommand: `vision-harness --help` stays free of numpy and the models.
     from harness.casefile.load import load_case_file
     from harness.golden.coco import write_coco
@@ -57,6 +59,25 @@ def run_export(args: argparse.Namespace, out) -> int:
     names = ModelInfo.load(model, trust_pickles=args.trust_pickles).names if model and Path(model).is_file() else ()
     count = write_coco(args.case_file, target, images=args.images, class_names=names)
     print(f"{display_path(target)}: {count} images exported from {display_path(args.case_file)}", file=out)
+    return 0
+
+
+def _export_folder(args: argparse.Namespace, out) -> int:
+    """``export dota`` and ``export folder``: a folder of pictures and their labels."""
+    if args.format == "dota":
+        from harness.golden.dota_export import write_dota  # per format, as the readers
+
+        exported = write_dota(args.case_file, args.out, symlink=args.symlink)
+    else:
+        from harness.golden.image_folder_export import write_image_folder  # per format, as the readers
+
+        exported = write_image_folder(args.case_file, args.out, split=args.split, symlink=args.symlink)
+    how = "linked" if args.symlink else "copied"
+    source = display_path(args.case_file)
+    print(f"{display_path(args.out)}: {len(exported.cases)} cases exported from {source}, images {how}", file=out)
+    if exported.awaiting_review:
+        names = ", ".join(exported.awaiting_review)
+        print(f"left out, awaiting review (`vision-harness review {source}`): {names}", file=out)
     return 0
 
 
@@ -201,13 +222,31 @@ def add_import(commands) -> None:
 
 def add_export(commands) -> None:
     description = (
-        "Write a case file's cases as COCO JSON, for an annotation tool or another evaluator. Case names, tags, "
-        "thresholds and the review flag travel in a vision_harness key, so `import coco` gives the same cases back."
+        "Write a case file's cases in the format that fits its task: COCO JSON (detect, segment, pose), DOTA "
+        "labels (obb) or an ImageFolder tree (classify), for an annotation tool, another evaluator or training. "
+        "Each format imports back with `vision-harness import` of the same name."
+    )
+    example = (
+        "examples:\n  vision-harness export coco cases/night.yaml --out night.json\n"
+        "  vision-harness export dota cases/shapes-obb.yaml --out exported/dota\n"
+        "  vision-harness export folder cases/shapes-classify.yaml --out exported/tree"
+    )
+    exporting = command(
+        commands, "export", "a case file as COCO JSON, DOTA labels or an ImageFolder tree", description, example
+    )
+    formats = exporting.add_subparsers(dest="format", required=True, metavar="FORMAT")
+    _add_coco_export(formats)
+    _add_folder_exports(formats)
+
+
+def _add_coco_export(formats) -> None:
+    description = (
+        "Write a detect, segment or pose case file as COCO JSON, for an annotation tool or another evaluator. Case "
+        "names, tags, thresholds and the review flag travel in a vision_harness key, so `import coco` gives the "
+        "same cases back."
     )
     example = "example:\n  vision-harness export coco cases/night.yaml --out night.json"
-    exporting = command(commands, "export", "a case file as COCO JSON (import it back unchanged)", description, example)
-    formats = exporting.add_subparsers(dest="format", required=True, metavar="FORMAT")
-    coco = command(formats, "coco", "COCO JSON", description, example)
+    coco = command(formats, "coco", "COCO JSON, for detect, segment and pose case files", description, example)
     coco.add_argument("case_file", type=Path, metavar="CASES.yaml")
     coco.add_argument("--out", type=Path, metavar="FILE.json", help="default: the case file with .json")
     coco.add_argument(
@@ -217,3 +256,29 @@ def add_export(commands) -> None:
         help="make file_name relative to DIR (default: the deepest folder holding every image)",
     )
     add_trust_option(coco)
+
+
+def _add_folder_exports(formats) -> None:
+    dota = command(
+        formats,
+        "dota",
+        "DOTA labels and their pictures, for obb case files",
+        "Write an obb case file as DOTA: OUT/images/NAME.png and OUT/labelTxt/NAME.txt (x1 y1 ... x4 y4 category "
+        "difficult, pixels) for each case, NAME its case name; a crowd object is difficult. Tags and thresholds "
+        "are not exported. `import dota OUT/labelTxt --images OUT/images` gives the cases back.",
+        "example:\n  vision-harness export dota cases/shapes-obb.yaml --out exported/dota",
+    )
+    folder = command(
+        formats,
+        "folder",
+        "an ImageFolder tree (OUT/LABEL/NAME.png), for classify case files",
+        "Write a classify case file as an ImageFolder tree, Ultralytics' classify layout: OUT[/SPLIT]/LABEL/NAME.png "
+        "for each case, NAME its case name. A case with several accepted labels is refused; min_confidence, top_k "
+        "and tags are not exported. `import folder OUT --split SPLIT` gives the cases back.",
+        "example:\n  vision-harness export folder cases/shapes-classify.yaml --out exported/tree --split val",
+    )
+    folder.add_argument("--split", default="", help="write the class folders under OUT/SPLIT (default: under OUT)")
+    for sub in (dota, folder):
+        sub.add_argument("case_file", type=Path, metavar="CASES.yaml")
+        sub.add_argument("--out", type=Path, required=True, metavar="DIR", help="a new (or empty) folder")
+        sub.add_argument("--symlink", action="store_true", help="link the pictures instead of copying them")

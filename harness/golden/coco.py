@@ -23,10 +23,11 @@ from pycocotools import mask as mask_utils
 from harness.casefile.edit import number
 from harness.casefile.load import load_case_file
 from harness.casefile.schema import BrokenCase, MaskSpec
-from harness.core.errors import DatasetError, HarnessError, ImageError
+from harness.core.errors import DatasetError, ImageError
 from harness.core.geometry import compressed_rle_total, polygon_area, rle_area, rle_from_counts
 from harness.core.images import image_size
 from harness.golden.coco_keypoints import annotation_from_keypoints, keypoints_from_annotation
+from harness.golden.export_common import check_format
 from harness.golden.record import ModelInfo, NewCase, check_classes
 
 EXTRA = "vision_harness"  # our key in COCO image and annotation records
@@ -269,8 +270,7 @@ def write_coco(case_file: Path, out: Path, *, images: Path | None = None, class_
     broken = [c for c in loaded.cases if isinstance(c, BrokenCase)]
     if broken:
         raise broken[0].error
-    if loaded.task in ("obb", "classify"):  # COCO has no oriented boxes and no image labels: nothing half-written
-        raise HarnessError(f"{case_file}: export coco writes boxes and masks; {loaded.task} cases are not exported yet")
+    check_format(case_file, loaded.task, "coco")  # COCO has no oriented boxes and no image labels: nothing half-written
     raw_cases = _raw_cases(case_file)
     paths = [case.image for case in loaded.cases]
     root = images.resolve() if images else Path(os.path.commonpath([p.parent for p in paths])) if paths else Path()
