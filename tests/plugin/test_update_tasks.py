@@ -6,9 +6,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from harness.casefile.load import load_case_file
+from harness.core.oriented import xywhr_to_corners
 from harness.golden.review import mark_reviewed
 
 from conftest import MODELS, shipped_suite
@@ -81,8 +83,17 @@ def test_update_rewrites_a_broken_obb_case_and_keeps_the_rest(pytester):
     pytester.runpytest("obb.yaml::obb-003").assert_outcomes(passed=1)
 
 
+# obb-001's first object, and the same box as Ultralytics' centre, sides and angle (to 0.01 px).
+OBB_001_RECTANGLE = "obb: [[176.34, 18.03], [156.54, 100.68], [123.29, 92.71], [143.09, 10.07]]"
+OBB_001_XYWHR = "obb: {xywhr: [149.82, 55.37, 84.99, 34.19, 1.8059]}"
+
+
 def test_update_from_the_weak_obb_model_adds_and_removes_objects(pytester):
-    text = shipped_suite("shapes-obb.yaml")
+    assert xywhr_to_corners(np.array([[149.82, 55.37, 84.99, 34.19, 1.8059]])).ravel() == pytest.approx(
+        [176.34, 18.03, 156.54, 100.68, 123.29, 92.71, 143.09, 10.07], abs=0.02
+    )
+    text = shipped_suite("shapes-obb.yaml").replace(OBB_001_RECTANGLE, OBB_001_XYWHR)
+    assert OBB_001_XYWHR in text
     path = write_suite(pytester.path, "obb.yaml", text)
     weak = f"--harness-model={MODELS / 'shapes-obb-weak.pt'}"
 
@@ -98,6 +109,8 @@ def test_update_from_the_weak_obb_model_adds_and_removes_objects(pytester):
     )
     new_block = assert_only_case_changed(text, path.read_text(), "obb-001")
     assert "recorded: {model: shapes-obb-weak.pt, reviewed: false}" in new_block
+    assert "xywhr" not in new_block  # the moved rectangle is written as corners, as `new` writes them
+    assert new_block.count("        obb: [[") == 3
     assert "model: {path: " in path.read_text()  # the file still runs its own model
 
     mark_reviewed(path, ["obb-001"])
