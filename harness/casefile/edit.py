@@ -349,7 +349,9 @@ def new_document(
     data = CommentedMap(version=1, model=model, task=task)
     if predict:
         data["predict"] = flow_map(predict)
-    if keypoints:
+    if isinstance(keypoints, CommentedMap):
+        data["keypoints"] = keypoints  # built with its comments (vision-harness new: golden/model_keypoints.py)
+    elif keypoints:
         data["keypoints"] = CommentedMap(
             (key, flow(flow(v) if isinstance(v, list) else v for v in value)) for key, value in keypoints.items()
         )

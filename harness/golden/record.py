@@ -19,6 +19,7 @@ from harness.core.errors import CaseFileError, DatasetError, HarnessError, displ
 from harness.core.geometry import RLE
 from harness.evaluation.models import Model, file_sha256
 from harness.evaluation.predictions import Predictions
+from harness.golden.model_keypoints import keypoints_block, model_keypoints
 
 
 @dataclass(frozen=True)
@@ -247,4 +248,7 @@ def record(
         f"Recorded from {model.name}'s predictions by vision-harness new. Check each case with\n"
         f"`vision-harness review {display_path(out)}`, then mark it reviewed (`--mark-reviewed`)."
     )
-    return add_cases(out, cases, model=model, predict=predict, header=header)
+    keypoints = None
+    if runner.task == "pose" and runner.kpt_shape:  # a new file's `keypoints:` block, from the model
+        keypoints = keypoints_block(model_keypoints(runner.yolo, runner.kpt_shape[0]), model.name)
+    return add_cases(out, cases, model=model, predict=predict, header=header, keypoints=keypoints)

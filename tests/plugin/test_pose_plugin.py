@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import jsonschema
@@ -13,7 +14,7 @@ from harness.casefile.load import load_case_file
 from harness.evaluation.suites import Judge
 from harness.reports.ci_summary import step_summary
 
-from conftest import MODELS, require_module, shipped_suite
+from conftest import FIXTURES, MODELS, require_module, shipped_suite
 
 SCHEMA = Path(__file__).resolve().parents[2] / "harness" / "reports" / "run-record.schema.json"
 
@@ -103,3 +104,29 @@ def test_a_baseline_records_keypoint_metrics_and_flags_their_drop(pytester):
     weak = "--harness-model=" + str(MODELS / "shapes-pose-weak.pt")
     result = pytester.runpytest("--harness-baseline=baseline.json", weak)
     result.stdout.fnmatch_lines(["*suite metrics dropped more than 0.01*", "*per_class.arrow.pose.map50 *DROP > 0.01"])
+
+
+def test_new_writes_the_pose_model_s_keypoints_block_and_the_recorded_file_runs(pytester):
+    from harness.cli import main as cli
+    from harness.golden.review import mark_reviewed
+
+    images = ["pose-golden-001.png", "pose-golden-002.png"]
+    for image in images:
+        shutil.copy(FIXTURES / "images" / image, pytester.path / image)
+    model = ["--model", str(MODELS / "shapes-pose.pt"), "--predict", "imgsz=256"]
+    assert cli(["new", *images, *model, "--out", "recorded.yaml"]) == 0
+    path = pytester.path / "recorded.yaml"
+    case_file = load_case_file(path)
+    keypoints = case_file.keypoints
+    # The shipped model keeps its data's kpt_names, not its flip_idx or sigmas (it was trained without any).
+    assert keypoints.count == 4 and keypoints.names == ("tip", "left_barb", "right_barb", "notch")
+    assert keypoints.flip_idx is None and keypoints.sigmas == pytest.approx((0.25,) * 4)
+    assert all(len(obj.keypoints) == 4 for case in case_file.cases for obj in case.objects)
+    text = path.read_text()
+    assert "\n  # flip_idx: not in shapes-pose.pt; add it (Ultralytics' flip_idx, in " in text
+    assert "\n  # sigmas: left out, so OKS uses the defaults (1/4 each, " in text
+
+    collected = pytester.runpytest("recorded.yaml", "--collect-only", "-q", "-p", "no:cacheprovider")
+    collected.stdout.fnmatch_lines(["recorded.yaml::pose-golden-001", "recorded.yaml::pose-golden-002"])
+    assert mark_reviewed(path) == ["pose-golden-001", "pose-golden-002"]
+    pytester.runpytest("recorded.yaml", "-p", "no:cacheprovider").assert_outcomes(passed=2)
