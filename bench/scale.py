@@ -7,6 +7,7 @@ collected with `pytest --collect-only` three times: without the parse cache (fir
 files) and twice with it (the second is what every later run pays). Each line gives pytest's own
 collection time, the process' wall time and its peak RSS (from wait4, so the whole process).
 With --first-sight N, first sight is measured N times more and the median printed.
+With --split-run, the same cold run as `vision-harness predict` then `pytest`, each process measured.
 With --run, the suite of that size is also run in full, cold (no prediction cache), to measure
 peak RSS while every case is judged: masks stay RLE beyond the case being evaluated.
 The targets: collection under 5 s at 10,000 cases; a full cold run peaking at 1 GB at most.
@@ -51,6 +52,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--first-sight", type=int, default=1, metavar="N", help="N runs of first sight, median")
+    parser.add_argument(
+        "--split-run", type=int, nargs="*", default=[], metavar="SIZE", help="also run these sizes predict-then-pytest"
+    )
     parser.add_argument("--run", type=int, nargs="*", default=[], metavar="SIZE", help="also run these sizes")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "vision-harness-scale")
     args = parser.parse_args()
@@ -85,6 +89,23 @@ def main() -> None:
             wall, rss, output = timed([*PYTEST, "-q", "--harness-no-cache", "-p", "no:cacheprovider", str(suite)])
             outcome = output.strip().splitlines()[-1]
             print(f"{size:>6} cases, full cold run: wall {wall:7.1f} s, peak RSS {rss:7.1f} MB ({outcome.strip('= ')})")
+        if size in args.split_run:
+            split_run(suite, size)
+
+
+def split_run(suite: Path, size: int) -> None:
+    """The same cold run in two processes: `vision-harness predict` fills an empty cache (it keeps no
+    predictions), then `pytest` judges from it (it never imports torch)."""
+    with tempfile.TemporaryDirectory() as cache:
+        predict = [sys.executable, "-m", "harness.cli", "predict", str(suite), "--cache-dir", cache]
+        wall, rss, output = timed(predict)
+        print(f"{size:>6} cases, split cold run, predict: wall {wall:7.1f} s, peak RSS {rss:7.1f} MB")
+        wall, rss, output = timed([*PYTEST, "-q", "-o", f"cache_dir={cache}", str(suite)])
+        predicted = re.search(r"(\d+) images? predicted", output)
+        print(
+            f"{size:>6} cases, split cold run, pytest:  wall {wall:7.1f} s, peak RSS {rss:7.1f} MB "
+            f"({predicted.group(1) if predicted else '?'} images predicted)"
+        )
 
 
 if __name__ == "__main__":
