@@ -64,6 +64,11 @@ def test_the_obb_and_classify_exports_are_at_parity_on_the_shipped_suites(pytest
     assert min(r["worst_iou"] for r in obb if r["worst_iou"] is not None) > 0.9999
     assert all(r["worst_iou"] is None for r in classify)  # labels have no IoU
     assert max(r["max_conf_difference"] for r in obb + classify if r["max_conf_difference"] is not None) < 1e-4
+    import jsonschema
+
+    from harness.reports.run_record import load_schema
+
+    jsonschema.validate(record, load_schema(), cls=jsonschema.Draft202012Validator)
 
 
 @pytest.mark.parametrize("task", ["obb", "classify"])
