@@ -9,6 +9,8 @@ IoU minimum (box and mask IoU, for segment models) and its two confidences may d
 the tolerance. A prediction without a counterpart fails, unless its confidence lies within the
 tolerance of the predict ``conf`` threshold: the other model may have scored it just below the
 threshold. Such a prediction is *borderline*: tolerated, counted and reported, never hidden.
+The pairing is harness/robustness/parity_pairs.py's; obb models (pairs by polygon IoU) and classify
+models (ranked classes) are compared by harness/robustness/task_parity.py.
 """
 
 from __future__ import annotations

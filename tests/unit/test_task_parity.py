@@ -91,7 +91,7 @@ def test_a_box_turned_three_degrees_fails_on_its_oriented_iou_which_shapely_conf
     first, second = polygon(*SCENE[1][1]), polygon(*turned[1][1])
     expected = first.intersection(second).area / first.union(second).area
     assert row.obb_iou == pytest.approx(expected, abs=1e-9)
-    assert 0.85 < row.obb_iou < IOU  # turned 3 degrees: a 66x28 box keeps about 91% overlap
+    assert 0.9 < row.obb_iou < IOU  # turned 3 degrees, a 66x28 box keeps an IoU of 0.932 with itself
     report = format_parity(result)
     assert "  A  B  class      obb                   obb IoU  conf A  conf B  verdict" in report
     assert f"  1  1  triangle   (232, 110) 66x28 30°  {row.obb_iou:.4f}   0.8900  0.8900  FAIL: obb IoU low" in report
