@@ -160,10 +160,10 @@ def onnx_models(tmp_path_factory) -> dict[str, Path]:
 
 
 def with_compare_to(name: str, compare_to: str | Path) -> str:
-    """A shipped suite (gates dropped) whose file names ``compare_to``."""
+    """A shipped suite (gates dropped) whose file names ``compare_to`` (after its ``task:`` line)."""
     text = shipped_suite(name)
-    task = "task: segment\n" if "seg" in name else "task: detect\n"
-    return text.replace(task, f"{task}compare_to: {compare_to}\n")
+    task = next(line for line in text.splitlines(keepends=True) if line.startswith("task: "))
+    return text.replace(task, f"{task}compare_to: {compare_to}\n", 1)
 
 
 @contextlib.contextmanager

@@ -9,6 +9,8 @@ IoU minimum (box and mask IoU, for segment models) and its two confidences may d
 the tolerance. A prediction without a counterpart fails, unless its confidence lies within the
 tolerance of the predict ``conf`` threshold: the other model may have scored it just below the
 threshold. Such a prediction is *borderline*: tolerated, counted and reported, never hidden.
+The pairing is harness/robustness/parity_pairs.py's; obb models (pairs by polygon IoU) and classify
+models (ranked classes) are compared by harness/robustness/task_parity.py.
 """
 
 from __future__ import annotations
@@ -25,7 +27,24 @@ from harness.core.geometry import box_iou, mask_iou, rle_area
 from harness.core.text import format_box, table
 from harness.evaluation.predictions import Predictions
 from harness.evaluation.suites import check_model_pin
+from harness.robustness.parity_pairs import (
+    ParityRow,
+    assign_pairs,
+    class_indices,
+    confidence_penalty,
+    unmatched_rows,
+)
 from harness.robustness.pose_parity import pair_oks
+from harness.robustness.task_parity import (
+    compare_oriented,
+    compare_ranked,
+    lowest_ranked_score,
+    oriented_table,
+    ranked_rule,
+    ranked_table,
+    top_class_change,
+    top_classes_differ,
+)
 
 if TYPE_CHECKING:
     from harness.casefile.schema import Case
@@ -34,34 +53,6 @@ if TYPE_CHECKING:
 # Ultralytics predicts with conf 0.25 when the predict arguments set none (its predictor's default).
 ULTRALYTICS_CONF = 0.25
 ROW_LIMIT = 40  # rows of the failure table, problems first
-
-
-@dataclass(frozen=True)
-class ParityRow:
-    """One prediction of model A matched to one of model B, or a prediction only one model made."""
-
-    class_name: str
-    a: int | None  # index into model A's predictions, None when only B predicted it
-    b: int | None
-    box_iou: float | None  # None for an unmatched prediction
-    mask_iou: float | None  # None for detect models and unmatched predictions
-    conf_a: float | None
-    conf_b: float | None
-    problems: tuple[str, ...] = ()  # "box IoU low", "mask IoU low", "conf differs", "only in A", "only in B"
-    borderline: bool = False  # unmatched, but its confidence is within the tolerance of the threshold
-    oks: float | None = None  # pose: OKS of B's keypoints against A's (harness/robustness/pose_parity.py)
-
-    @property
-    def iou(self) -> float | None:
-        """The IoU that decides the pair: the lower of box and mask IoU."""
-        values = [v for v in (self.box_iou, self.mask_iou) if v is not None]
-        return min(values) if values else None
-
-    @property
-    def conf_difference(self) -> float | None:
-        if self.conf_a is None or self.conf_b is None:
-            return None
-        return abs(self.conf_a - self.conf_b)
 
 
 @dataclass(frozen=True)
@@ -111,53 +102,28 @@ def compare_predictions(
 ) -> tuple[ParityRow, ...]:
     """Match ``a`` and ``b`` one-to-one per class and judge every pair and every leftover.
 
-    Rows come in class order, pairs first (by A's index), then A's leftovers, then B's.
+    Rows come in class order, pairs first (by A's index), then A's leftovers, then B's. Oriented
+    boxes and ranked classes (obb and classify models) are compared by harness/robustness/task_parity.py.
     """
+    if a.ranked is not None and b.ranked is not None:
+        return compare_ranked(a, b, conf=conf)
+    if a.obb is not None and b.obb is not None:
+        return compare_oriented(a, b, iou=iou, conf=conf, conf_threshold=conf_threshold)
     use_masks = use_masks and a.masks is not None and b.masks is not None
     rows: list[ParityRow] = []
-    for class_name in sorted(set(a.class_names) | set(b.class_names)):
-        ia = [i for i, name in enumerate(a.class_names) if name == class_name]
-        ib = [j for j, name in enumerate(b.class_names) if name == class_name]
+    for class_name, ia, ib in class_indices(a, b):
         boxes = _box_iou(a.boxes[ia], b.boxes[ib])
         masks = _mask_iou([a.masks[i] for i in ia], [b.masks[j] for j in ib]) if use_masks else None
-        # Mask IoU decides where there are masks; the box term breaks ties, and a small penalty on the
-        # confidence difference pairs identical predictions with each other, never across.
-        scores = np.array([a.scores[i] for i in ia])[:, None] - np.array([b.scores[j] for j in ib])[None, :]
-        affinity = (boxes if masks is None else masks + 1e-3 * boxes) - 1e-6 * np.abs(scores)
-        matched: dict[int, int] = {}
-        if ia and ib:
-            from scipy.optimize import linear_sum_assignment  # scipy.optimize: 1 s to import, and collection needs none
-
-            for r, c in zip(*linear_sum_assignment(affinity, maximize=True), strict=True):
-                if boxes[r, c] > 0 or (masks is not None and masks[r, c] > 0):  # no overlap: two leftovers
-                    matched[r] = c
+        # Mask IoU decides where there are masks; the box term breaks ties.
+        affinity = (boxes if masks is None else masks + 1e-3 * boxes) - confidence_penalty(a, b, ia, ib)
+        matched = assign_pairs(affinity, (boxes > 0) if masks is None else (boxes > 0) | (masks > 0))
         for r, c in sorted(matched.items()):
             box, mask = float(boxes[r, c]), None if masks is None else float(masks[r, c])
             conf_a, conf_b = float(a.scores[ia[r]]), float(b.scores[ib[c]])
             oks = pair_oks(a, b, ia[r], ib[c])  # pose models: the keypoints must agree as closely as the boxes
             problems = _pair_problems(box, mask, oks, conf_a - conf_b, iou=iou, conf=conf)
             rows.append(ParityRow(class_name, ia[r], ib[c], box, mask, conf_a, conf_b, problems, oks=oks))
-        leftovers = (("A", ia, a.scores, set(matched)), ("B", ib, b.scores, set(matched.values())))
-        for side, indices, scores_of, taken in leftovers:
-            for k, index in enumerate(indices):
-                if k in taken:
-                    continue
-                score = float(scores_of[index])
-                # The other model may have scored it just below the threshold.
-                borderline = within_tolerance(score - conf_threshold, conf)
-                rows.append(
-                    ParityRow(
-                        class_name,
-                        a=index if side == "A" else None,
-                        b=index if side == "B" else None,
-                        box_iou=None,
-                        mask_iou=None,
-                        conf_a=score if side == "A" else None,
-                        conf_b=score if side == "B" else None,
-                        problems=() if borderline else (f"only in {side}",),
-                        borderline=borderline,
-                    )
-                )
+        rows += unmatched_rows(class_name, a, b, ia, ib, matched, conf=conf, conf_threshold=conf_threshold)
     return tuple(rows)
 
 
@@ -212,13 +178,6 @@ def judge_parity(judge: Judge, case: Case, model_spec: str, compare: CompareTo) 
     check_model_pin(case, model_spec)  # before the weights are unpickled
     # The case's expected objects play no part: the case's own item judges those.
     model, other = judge.model(model_spec), judge.model(compare.model)
-    if model.task in ("obb", "classify"):  # its boxes are turned, or it has none: a pass here would mean nothing
-        raise CaseFileError(
-            case.file,
-            f"export parity compares boxes and masks; {model.task} models are not compared yet",
-            case=case.name,
-            field=compare.source,
-        )
     if other.task != model.task:
         raise CaseFileError(
             case.file,
@@ -274,11 +233,15 @@ def static_onnx_input(spec: str) -> str | None:
 
 
 def summarize_parity(result: ParityResult) -> str:
-    """One line: how many pairs differ, how many predictions have no counterpart, the worst figures."""
-    parts = []
+    """One line: how many pairs differ, how many predictions have no counterpart, the worst figures
+    (for a classify model: the two top classes when they differ, and classes rather than pairs)."""
+    a, b = result.predictions, result.compare_predictions
+    ranked = a.ranked is not None
+    noun = "classes" if ranked else "pairs"
+    parts = [top_class_change(a, b)] if ranked and top_classes_differ(a, b) else []
     differing = sum(bool(row.problems) for row in result.rows if row.a is not None and row.b is not None)
     if differing:
-        parts.append(f"{differing} of {result.pairs} pairs differ")
+        parts.append(f"{differing} of {result.pairs} {noun} differ")
     for side in ("A", "B"):
         alone = sum(f"only in {side}" in row.problems for row in result.rows)
         if alone:
@@ -290,12 +253,13 @@ def summarize_parity(result: ParityResult) -> str:
         figures.append(f"largest conf difference {result.max_conf_difference:.4f}")
     if result.borderline:
         figures.append(f"{len(result.borderline)} borderline")
-    summary = "parity: " + (", ".join(parts) if parts else f"{result.pairs} pairs match")
+    summary = "parity: " + (", ".join(parts) if parts else f"{result.pairs} {noun} match")
     return summary + (f" ({', '.join(figures)})" if figures else "")
 
 
 def format_parity(result: ParityResult) -> str:
-    """The failure report of one parity item: the summary, then one row per pair or leftover."""
+    """The failure report of one parity item: the summary, then one row per pair or leftover (for a
+    classify model, one row per class either model ranks)."""
     case = result.case
     compare = result.compare
     lines = [
@@ -305,11 +269,30 @@ def format_parity(result: ParityResult) -> str:
         f"each pair needs IoU >= {compare.iou:g} and |conf A - conf B| <= {compare.conf:g}; a prediction of one "
         f"model only is tolerated within {compare.conf:g} of the conf threshold {result.conf_threshold:g}",
     ]
-    with_masks = any(row.mask_iou is not None for row in result.rows) or result.predictions.masks is not None
+    if result.predictions.ranked is not None:
+        return "\n".join([*lines[:2], ranked_rule(compare.conf), *ranked_table(result.rows)])
     rows = sorted(result.rows, key=lambda row: (not row.problems, not row.borderline))
     shown = rows[:ROW_LIMIT]
     if not shown:
         lines.append("  neither model predicted anything")
+    elif result.predictions.obb is not None:
+        lines += oriented_table(shown, result.predictions, result.compare_predictions)
+    else:
+        lines += _box_table(result, shown)
+    if len(rows) > len(shown):
+        lines.append(f"  ... and {len(rows) - len(shown)} more rows")
+    if result.static_input:
+        lines.append(
+            f"hint: {result.compare_model} has a fixed {result.static_input} input, so Ultralytics letterboxes every "
+            "image to that size (and ignores the case file's imgsz), where the .pt model letterboxes to the smallest "
+            'rectangle; export with dynamic=True to predict the same input (see docs/robustness.md, "Export parity")'
+        )
+    return "\n".join(lines)
+
+
+def _box_table(result: ParityResult, shown: list[ParityRow]) -> list[str]:
+    """The table of a detect, segment or pose parity report: boxes, box IoU (and mask IoU), confidences."""
+    with_masks = any(row.mask_iou is not None for row in result.rows) or result.predictions.masks is not None
     body = []
     for row in shown:
         box = result.predictions.boxes[row.a] if row.a is not None else result.compare_predictions.boxes[row.b]
@@ -327,18 +310,8 @@ def format_parity(result: ParityResult) -> str:
                 verdict,
             ]
         )
-    if body:
-        header = ["A", "B", "class", "box", "box IoU", *(["mask IoU"] if with_masks else []), "conf A", "conf B"]
-        lines += table([*header, "verdict"], body)
-    if len(rows) > len(shown):
-        lines.append(f"  ... and {len(rows) - len(shown)} more rows")
-    if result.static_input:
-        lines.append(
-            f"hint: {result.compare_model} has a fixed {result.static_input} input, so Ultralytics letterboxes every "
-            "image to that size (and ignores the case file's imgsz), where the .pt model letterboxes to the smallest "
-            'rectangle; export with dynamic=True to predict the same input (see docs/robustness.md, "Export parity")'
-        )
-    return "\n".join(lines)
+    header = ["A", "B", "class", "box", "box IoU", *(["mask IoU"] if with_masks else []), "conf A", "conf B"]
+    return table([*header, "verdict"], body)
 
 
 def parity_summary(results_by_node: dict[str, ParityResult]) -> list[str]:
@@ -368,8 +341,13 @@ def parity_summary(results_by_node: dict[str, ParityResult]) -> list[str]:
         for row in result.borderline:
             side, other = ("A", result.compare_model) if row.a is not None else ("B", result.model)
             score = row.conf_a if row.a is not None else row.conf_b
+            if result.predictions.ranked is not None:  # classify: the threshold is the other's lowest ranked score
+                lowest = lowest_ranked_score(result.compare_predictions if side == "A" else result.predictions)
+                threshold, found = f"{other}'s lowest ranked score {lowest:.3f}", "does not rank it"
+            else:
+                threshold, found = f"threshold {result.conf_threshold:g}", "found none"
             lines.append(
                 f"  borderline: {nodeid}: {row.class_name} conf {score:.3f} only in {side} "
-                f"(threshold {result.conf_threshold:g}, tolerance {result.compare.conf:g}; {other} found none)"
+                f"({threshold}, tolerance {result.compare.conf:g}; {other} {found})"
             )
     return lines
