@@ -1,0 +1,138 @@
+"""The review app's keypoint and oriented-box edits without a browser or a model: each writes that
+object's one line in the file's own form, keeps every comment, and undo gives the old bytes back; an
+edit the file's task has no place for is refused with one line and writes nothing."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from harness.core.errors import CaseFileError
+from harness.review_app.edits import EditError
+from harness.review_app.workspace import Workspace
+
+from conftest import FIXTURES
+
+POSE = """\
+# pose cases, reviewed by hand
+version: 1
+model: model.pt
+task: pose
+keypoints:
+  names: [tip, left_barb, right_barb, notch]
+  skeleton: [[0, 1], [1, 3], [3, 2], [2, 0]]   # the outline
+cases:
+  - name: arrows   # two arrows
+    image: pose.png
+    objects:
+      - class: arrow
+        box: [297, 115, 362, 160]
+        area: 940   # the mask's pixels
+        keypoints: [[297.16, 159.84, 2], [362.93, 150.97, 2], [345.95, 114.85, 2], [339.67, 139.86, 2]]
+      - class: arrow
+        box: [46, 163, 89, 202]
+        keypoints: [[89.97, 202.41, 2], [63.65, 161.49, 2], [44.94, 183.99, 2], [63.5, 180.39, 2]]
+"""
+
+OBB = """\
+# obb cases
+version: 1
+model: model.pt
+task: obb
+cases:
+  - name: boxes
+    image: obb.png
+    objects:
+      - class: rectangle   # the long one
+        obb: [[176.34, 18.03], [156.54, 100.68], [123.29, 92.71], [143.09, 10.07]]
+      - class: triangle
+        obb: {xywhr: [260, 100, 40, 20, 0.5]}
+        obb_iou: 0.6
+"""
+
+
+def project(tmp_path, name: str, text: str, image: str):
+    shutil.copy(FIXTURES / "images" / f"{image}.png", tmp_path / f"{name}.png")
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text)
+    return path, Workspace([path], root=tmp_path, cache_folder=None)
+
+
+def sha(workspace: Workspace) -> str:
+    return workspace.listing()["files"][0]["sha256"]
+
+
+def test_a_keypoint_edit_writes_that_objects_keypoints_line_only_and_undo_restores_the_bytes(tmp_path):
+    path, workspace = project(tmp_path, "pose", POSE, "pose-golden-001")
+    view = workspace.case(0, "arrows")
+    assert view["keypoints"]["names"] == ["tip", "left_barb", "right_barb", "notch"]
+    assert view["keypoints"]["skeleton"] == [[0, 1], [1, 3], [3, 2], [2, 0]]
+    assert view["objects"][1]["keypoints"][0] == [89.97, 202.41, 2]
+    before = path.read_bytes()
+    moved = [[80.004, 200.5, 2], [63.65, 161.49, 1], [44.94, 183.99, 0], [63.5, 180.39, 2]]
+    result = workspace.edit(0, "arrows", sha(workspace), {"op": "keypoints", "index": 1, "keypoints": moved})
+    assert result["what"] == "objects[1].keypoints"
+    expected = POSE.replace(
+        "[[89.97, 202.41, 2], [63.65, 161.49, 2], [44.94, 183.99, 2], [63.5, 180.39, 2]]",
+        "[[80, 200.5, 2], [63.65, 161.49, 1], [44.94, 183.99, 0], [63.5, 180.39, 2]]",
+    )
+    assert path.read_text() == expected
+    assert result["case"]["objects"][1]["keypoints"][1] == [63.65, 161.49, 1]
+    workspace.undo()
+    assert path.read_bytes() == before
+
+
+def test_an_obb_edit_writes_corners_in_place_and_rewrites_xywhr_as_corners(tmp_path):
+    path, workspace = project(tmp_path, "obb", OBB, "obb-golden-001")
+    view = workspace.case(0, "boxes")
+    assert view["objects"][0]["obb"][0] == [176.34, 18.03]
+    assert len(view["objects"][1]["obb"]) == 4  # xywhr shown as its corners
+    before = path.read_bytes()
+    corners = [[180.344, 20], [160.5, 102.68], [127.29, 94.71], [147.09, 12.07]]
+    workspace.edit(0, "boxes", sha(workspace), {"op": "obb", "index": 0, "obb": corners})
+    after = OBB.replace(
+        "[[176.34, 18.03], [156.54, 100.68], [123.29, 92.71], [143.09, 10.07]]",
+        "[[180.34, 20], [160.5, 102.68], [127.29, 94.71], [147.09, 12.07]]",
+    )
+    assert path.read_text() == after
+    square = [[250, 90], [270, 90], [270, 110], [250, 110]]
+    result = workspace.edit(0, "boxes", sha(workspace), {"op": "obb", "index": 1, "obb": square})
+    assert result["what"] == "objects[1].obb"
+    assert path.read_text() == after.replace(
+        "{xywhr: [260, 100, 40, 20, 0.5]}", "[[250, 90], [270, 90], [270, 110], [250, 110]]"
+    )
+    workspace.undo()
+    workspace.undo()
+    assert path.read_bytes() == before
+
+
+SQUARE = [[0, 0], [1, 0], [1, 1], [0, 1]]
+REFUSED = [
+    ("obb", {"op": "keypoints", "index": 0, "keypoints": [[1, 2, 2]]}, "keypoints: the file's task is obb; "),
+    ("pose", {"op": "obb", "index": 0, "obb": SQUARE}, "obb: the file's task is pose; only a `task: obb` file"),
+    ("pose", {"op": "keypoints", "index": 0, "keypoints": [[1, 2, 2]] * 3}, "keypoints: 3 given, but the file's"),
+    ("pose", {"op": "keypoints", "index": 0, "keypoints": [[1, 2, 3]] * 4}, "keypoints[0]: v must be 0 (not l"),
+    ("obb", {"op": "obb", "index": 0, "obb": SQUARE[:3]}, "obb: expected four corners"),
+    ("obb", {"op": "obb", "index": 5, "obb": SQUARE}, "objects[5]: no such object (the case has 2)"),
+]
+
+
+@pytest.mark.parametrize(("file", "op", "message"), REFUSED)
+def test_an_edit_that_does_not_fit_the_task_is_one_line_and_writes_nothing(tmp_path, file, op, message):
+    text, image, case = (OBB, "obb-golden-001", "boxes") if file == "obb" else (POSE, "pose-golden-001", "arrows")
+    path, workspace = project(tmp_path, file, text, image)
+    with pytest.raises(EditError) as caught:
+        workspace.edit(0, case, sha(workspace), op)
+    assert str(caught.value).startswith(message)
+    assert "\n" not in str(caught.value)
+    assert path.read_text() == text
+
+
+def test_an_obb_edit_the_loader_refuses_names_the_field_and_writes_nothing(tmp_path):
+    path, workspace = project(tmp_path, "obb", OBB, "obb-golden-001")
+    crossed = [[100, 100], [200, 200], [200, 100], [100, 200]]
+    with pytest.raises(CaseFileError, match=r"objects\[0\]\.obb: not written, the case would not load: the edges"):
+        workspace.edit(0, "boxes", sha(workspace), {"op": "obb", "index": 0, "obb": crossed})
+    assert path.read_text() == OBB
