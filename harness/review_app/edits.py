@@ -28,7 +28,9 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from harness.casefile.edit import flow, flow_map, mask_entry, number, object_entry
 from harness.core.errors import HarnessError
 
-OBJECT_FIELDS = ("class", "box", "mask")  # what accepting a prediction replaces; thresholds and crowd stay
+# What accepting a prediction replaces (a pose model's keypoints, an obb model's corners too);
+# thresholds, crowd and a pose object's area stay.
+OBJECT_FIELDS = ("class", "box", "mask", "keypoints", "obb")
 
 
 class EditError(HarnessError):
@@ -92,8 +94,8 @@ def add_object(case: CommentedMap, obj: Mapping[str, Any]) -> str:
 
 
 def replace_object(case: CommentedMap, index: int, obj: Mapping[str, Any]) -> str:
-    """Give object ``index`` the class, box and mask of ``obj`` (case-file form); its own thresholds
-    and crowd flag stay, and a mask ``obj`` lacks is removed."""
+    """Give object ``index`` the class, box, mask, keypoints and oriented box of ``obj`` (case-file
+    form); its own thresholds and crowd flag stay, and what ``obj`` lacks of those is removed."""
     _, entry = _object(case, {"index": index})
     fresh = object_entry(obj)
     for key in OBJECT_FIELDS:

@@ -67,6 +67,12 @@ def test_a_keypoint_is_dragged_and_its_visibility_clicked(browser, tmp_path):
             shot_of(app, 1)
         app.press("Control+z")
         assert path.read_text() == after_drag
+
+        # An edit that does not fit the file (as a stale page or a bug would send it): one line, shown.
+        app.page.evaluate("() => edit({op: 'keypoints', index: 0, keypoints: [[1, 2, 2]]})")
+        assert app.message() == "keypoints: 1 given, but the file's keypoints: block has 4"
+        assert app.page.locator("#message.error").is_visible()
+        assert path.read_text() == after_drag
         app.close()
 
 

@@ -8,11 +8,12 @@ import shutil
 
 import pytest
 
+from harness.casefile.edit import CaseDocument
 from harness.core.errors import CaseFileError
-from harness.review_app.edits import EditError
+from harness.review_app.edits import EditError, replace_object
 from harness.review_app.workspace import Workspace
 
-from conftest import FIXTURES
+from conftest import CASES, FIXTURES
 
 POSE = """\
 # pose cases, reviewed by hand
@@ -136,3 +137,26 @@ def test_an_obb_edit_the_loader_refuses_names_the_field_and_writes_nothing(tmp_p
     with pytest.raises(CaseFileError, match=r"objects\[0\]\.obb: not written, the case would not load: the edges"):
         workspace.edit(0, "boxes", sha(workspace), {"op": "obb", "index": 0, "obb": crossed})
     assert path.read_text() == OBB
+
+
+def test_an_accepted_prediction_replaces_the_keypoints_or_the_corners_and_keeps_area_and_thresholds(tmp_path):
+    path, _ = project(tmp_path, "pose", POSE, "pose-golden-001")
+    case = CaseDocument.load(path).case("arrows")
+    predicted = {
+        "class": "arrow",
+        "box": [40, 160, 90, 203],
+        "keypoints": [[90, 203, 2], [63, 161, 2], [45, 184, 0], [63, 180, 2]],
+    }
+    replace_object(case, 0, predicted)
+    assert dict(case["objects"][0]) == {**predicted, "area": 940}
+    path, _ = project(tmp_path, "obb", OBB, "obb-golden-001")
+    case = CaseDocument.load(path).case("boxes")
+    predicted = {"class": "rectangle", "obb": [[250, 90], [270, 90], [270, 110], [250, 110]]}
+    replace_object(case, 1, predicted)
+    assert dict(case["objects"][1]) == {**predicted, "obb_iou": 0.6}
+
+
+def test_the_shipped_pose_file_is_written_back_with_its_own_indents():
+    """Its ``keypoints:`` block is indented 2, its cases' keys 4: an edit must keep both."""
+    path = CASES / "shapes-pose.yaml"
+    assert CaseDocument.load(path).text() == path.read_text()
