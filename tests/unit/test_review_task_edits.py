@@ -4,16 +4,18 @@ edit the file's task has no place for is refused with one line and writes nothin
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
+from test_review_server import request
 
 from harness.casefile.edit import CaseDocument
 from harness.core.errors import CaseFileError
 from harness.review_app.edits import EditError, replace_object
 from harness.review_app.workspace import Workspace
 
-from conftest import CASES, FIXTURES
+from conftest import CASES, FIXTURES, review_app
 
 POSE = """\
 # pose cases, reviewed by hand
@@ -160,3 +162,26 @@ def test_the_shipped_pose_file_is_written_back_with_its_own_indents():
     """Its ``keypoints:`` block is indented 2, its cases' keys 4: an edit must keep both."""
     path = CASES / "shapes-pose.yaml"
     assert CaseDocument.load(path).text() == path.read_text()
+
+
+def test_the_server_answers_a_keypoint_edit_and_refuses_one_that_does_not_fit_with_its_line(tmp_path):
+    path, workspace = project(tmp_path, "pose", POSE, "pose-golden-001")
+    moved = [[88, 200, 2], [63.65, 161.49, 2], [44.94, 183.99, 2], [63.5, 180.39, 2]]
+    with review_app(path) as (_, port, token):
+
+        def post(op: dict) -> tuple[int, dict]:
+            body = json.dumps({"file": 0, "case": "arrows", "sha256": sha(workspace), "op": op})
+            status, text, _ = request(
+                port, f"/{token}/api/edit", method="POST", headers={"Content-Type": "application/json"}, body=body
+            )
+            return status, json.loads(text)
+
+        assert post({"op": "obb", "index": 1, "obb": [[0, 0], [9, 0], [9, 9], [0, 9]]}) == (
+            400,
+            {"error": "obb: the file's task is pose; only a `task: obb` file has obb"},
+        )
+        assert post({"op": "keypoints", "index": 1, "keypoints": moved[:2]})[0] == 400
+        assert path.read_text() == POSE
+        status, answer = post({"op": "keypoints", "index": 1, "keypoints": moved})
+        assert (status, answer["what"]) == (200, "objects[1].keypoints")
+    assert path.read_text() == POSE.replace("[[89.97, 202.41, 2], [63.65", "[[88, 200, 2], [63.65")
