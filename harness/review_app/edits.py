@@ -8,7 +8,8 @@ Edits, each ``{"op": NAME, ...}``, objects addressed by their index in the case'
 - ``class``: ``index``, ``class``;
 - ``delete``: ``index``;
 - ``add``: ``object`` ``{class, box, polygons?}`` (a drawn box or polygon);
-- ``thresholds``: ``index``, ``box_iou`` and/or ``mask_iou``, a number in [0, 1] or null to remove it;
+- ``thresholds``: ``index``, ``box_iou``, ``mask_iou``, ``oks`` or ``obb_iou``, a number in [0, 1] or
+  null to remove it;
 - ``case``: ``tags`` (a list, empty to remove) and/or ``max_extra`` (a whole number, or null to remove).
 
 Accepting a prediction and marking a case reviewed need the model and the file as a whole, so
@@ -109,7 +110,7 @@ def replace_object(case: CommentedMap, index: int, obj: Mapping[str, Any]) -> st
 def _thresholds(case: CommentedMap, op: Mapping[str, Any]) -> str:
     index, entry = _object(case, op)
     changed = []
-    for key in ("box_iou", "mask_iou"):
+    for key in ("box_iou", "mask_iou", "oks", "obb_iou"):  # the last two: pose and obb objects'
         if key not in op:
             continue
         value = op[key]
@@ -119,7 +120,7 @@ def _thresholds(case: CommentedMap, op: Mapping[str, Any]) -> str:
             entry[key] = _number(value, key, low=0.0, high=1.0)
         changed.append(f"objects[{index}].{key}")
     if not changed:
-        raise EditError("a thresholds edit needs box_iou or mask_iou")
+        raise EditError("a thresholds edit needs box_iou, mask_iou, oks or obb_iou")
     return ", ".join(changed)
 
 

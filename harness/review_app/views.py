@@ -45,8 +45,10 @@ def _object(obj: ExpectedObject, height: int, width: int) -> dict[str, Any]:
     }
     if obj.keypoints is not None:
         view["keypoints"] = [[float(x), float(y), int(v)] for x, y, v in obj.keypoints]
+        view["oks"] = obj.oks
     if obj.obb is not None:
         view["obb"] = _points(obj.obb)
+        view["obb_iou"] = obj.obb_iou
     mask = obj.mask
     if mask is not None and mask.polygons is not None:
         view["mask"] = {"kind": "polygon", "polygons": [_points(p) for p in mask.polygons], "trace_iou": None}
@@ -82,7 +84,9 @@ def verdict_view(verdict: CaseVerdict, model: Model) -> dict[str, Any]:
                 "problems": result.problems,
                 "crowd": result.expected.crowd,
                 "oks": result.oks,
+                "oks_threshold": result.expected.oks,
                 "obb_iou": result.obb_iou if result.check_obb else None,
+                "obb_threshold": result.expected.obb_iou,
             }
             for result in verdict.objects
         ],

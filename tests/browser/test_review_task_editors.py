@@ -46,6 +46,7 @@ def test_a_keypoint_is_dragged_and_its_visibility_clicked(browser, tmp_path):
         app = App(browser, url)
         app.click_object(1)
         assert app.page.locator("#handles [data-keypoint]").count() == 4
+        assert app.page.inner_text("#objects-table tr:nth-child(1)").split("\t")[3] == "OKS"
         tip = app.object(1)["keypoints"][0]
         app.drag(app.screen(tip[0], tip[1]), app.screen(tip[0] - 8, tip[1] - 6))
         after_drag = path.read_text()
@@ -102,6 +103,8 @@ def test_an_oriented_box_is_moved_resized_and_turned(browser, tmp_path):
         app.page.mouse.click(*app.screen(*centre))  # inside the turned box, not its bounds' corner
         app.page.wait_for_selector("#handles [data-corner]")
         assert app.page.locator("#handles [data-handle]").count() == 0  # no axis-aligned handles
+        assert app.page.inner_text("#objects-table tr:nth-child(1)").split("\t")[2] == "obb IoU"
+        assert re.match(r"0\.\d{3} >= 0\.50", app.page.inner_text("#objects-table tr:nth-child(2)").split("\t")[2])
 
         app.drag(app.screen(*centre), app.screen(centre[0] + 10, centre[1] + 5))
         moved = corners(path.read_text(), 0)

@@ -185,3 +185,17 @@ def test_the_server_answers_a_keypoint_edit_and_refuses_one_that_does_not_fit_wi
         status, answer = post({"op": "keypoints", "index": 1, "keypoints": moved})
         assert (status, answer["what"]) == (200, "objects[1].keypoints")
     assert path.read_text() == POSE.replace("[[89.97, 202.41, 2], [63.65", "[[88, 200, 2], [63.65")
+
+
+def test_oks_and_obb_iou_are_per_object_thresholds_the_panel_edits(tmp_path):
+    path, workspace = project(tmp_path, "obb", OBB, "obb-golden-001")
+    assert workspace.case(0, "boxes")["objects"][1]["obb_iou"] == 0.6
+    workspace.edit(0, "boxes", sha(workspace), {"op": "thresholds", "index": 1, "obb_iou": None})
+    workspace.edit(0, "boxes", sha(workspace), {"op": "thresholds", "index": 0, "obb_iou": 0.7})
+    expected = OBB.replace("        obb_iou: 0.6\n", "")
+    assert path.read_text().replace("        obb_iou: 0.7\n", "") == expected
+    assert "[143.09, 10.07]]\n        obb_iou: 0.7\n" in path.read_text()
+    path, workspace = project(tmp_path, "pose", POSE, "pose-golden-001")
+    result = workspace.edit(0, "arrows", sha(workspace), {"op": "thresholds", "index": 1, "oks": 0.8})
+    assert result["case"]["objects"][1]["oks"] == 0.8
+    assert path.read_text().endswith("[63.5, 180.39, 2]]\n        oks: 0.8\n")

@@ -422,14 +422,15 @@ function renderVerdict() {
   if (verdict.skipped) panel.append(text("p", verdict.skipped, "note"));
   const table = document.createElement("table");
   table.id = "objects-table";
-  table.append(row("th", ["#", "class", "box IoU", "mask IoU", "conf", "verdict"]));
+  const [first, second] = TaskEditors.columns(detail.task); // OKS, oriented IoU for pose and obb
+  table.append(row("th", ["#", "class", first.title, second.title, "conf", "verdict"]));
   verdict.objects.forEach((result, i) => {
     const obj = detail.objects[i];
     const cells = [
       String(i),
       obj ? obj.class : "?",
-      iou(result.box_iou, result.box_threshold, true),
-      iou(result.mask_iou, result.mask_threshold, result.check_mask),
+      iou(...first.cell(result)),
+      iou(...second.cell(result)),
       result.confidence === null ? "-" : result.confidence.toFixed(2),
       result.crowd ? "crowd region" : result.problems.length ? `FAIL: ${result.problems.join(", ")}` : "ok",
     ];
@@ -526,8 +527,7 @@ function renderObjectPanel() {
     panel.append(text("p", note, obj.mask.kind === "polygon" ? "" : "note"));
   }
   const thresholds = div("row");
-  for (const name of ["box_iou", "mask_iou"]) {
-    if (name === "mask_iou" && !obj.mask) continue;
+  for (const name of TaskEditors.thresholdNames(obj)) {
     const input = document.createElement("input");
     input.type = "number";
     input.min = "0";

@@ -159,5 +159,21 @@ const TaskEditors = (() => {
     return "";
   }
 
-  return { drawOutline, drawKeypoints, drawHandles, grab, copy, move, finish, labelText, owns: (drag) => KINDS.has(drag.kind) };
+  // The verdict table's two measure columns: [title, cell(result) -> [value, threshold, checked]].
+  const BOX = { title: "box IoU", cell: (r) => [r.box_iou, r.box_threshold, true] };
+  const MASK = { title: "mask IoU", cell: (r) => [r.mask_iou, r.mask_threshold, r.check_mask] };
+  const OKS = { title: "OKS", cell: (r) => [r.oks, r.oks_threshold, true] };
+  const OBB = { title: "obb IoU", cell: (r) => [r.obb_iou, r.obb_threshold, true] };
+  const columns = (task) => (task === "pose" ? [BOX, OKS] : task === "obb" ? [OBB, MASK] : [BOX, MASK]);
+
+  // The per-object thresholds the object panel offers.
+  function thresholdNames(obj) {
+    if (obj.obb) return ["obb_iou"]; // an oriented box's bounds are not judged
+    const names = ["box_iou"];
+    if (obj.keypoints) names.push("oks");
+    if (obj.mask) names.push("mask_iou");
+    return names;
+  }
+
+  return { columns, thresholdNames, drawOutline, drawKeypoints, drawHandles, grab, copy, move, finish, labelText, owns: (drag) => KINDS.has(drag.kind) };
 })();
