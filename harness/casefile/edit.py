@@ -85,7 +85,8 @@ class CaseDocument:
             raise CaseFileError(path, "not a case file: expected a mapping with a `cases:` list", field="cases")
         # ruamel reports the dash offset; its sequence indent is the dash offset plus the room for "- ".
         sequence_dash = sequence_dash or 0
-        indents = (indent or 2, max(indent or 2, sequence_dash + 2), sequence_dash)
+        indent = _top_mapping_indent(text) or indent or 2
+        indents = (indent, max(indent, sequence_dash + 2), sequence_dash)
         return cls(path, data, indents, newline=newline, bom=bom, sha256=text_sha256(data_bytes))
 
     @property
@@ -135,6 +136,17 @@ class CaseDocument:
         text = self.text()
         write_atomic(self.path, text, check=check)
         self.sha256 = text_sha256(text.encode("utf-8"))
+
+
+_NESTED_KEY = re.compile(r"^[A-Za-z_][\w-]*:[ \t]*(?:#.*)?\n( +)[A-Za-z_\"'][^\n]*:", re.MULTILINE)
+
+
+def _top_mapping_indent(text: str) -> int | None:
+    """The indent of a block mapping under a top-level key (``keypoints:`` then ``  names: ...``), or
+    None. ruamel guesses from the first indented line, often a case's keys under ``- name:`` (4), and
+    would re-indent a 2-space ``keypoints:`` block on every write."""
+    match = _NESTED_KEY.search(text)
+    return len(match.group(1)) if match else None
 
 
 def refuse_if_changed(path: Path, sha256: str) -> None:

@@ -8,7 +8,8 @@ Edits, each ``{"op": NAME, ...}``, objects addressed by their index in the case'
 - ``class``: ``index``, ``class``;
 - ``delete``: ``index``;
 - ``add``: ``object`` ``{class, box, polygons?}`` (a drawn box or polygon);
-- ``thresholds``: ``index``, ``box_iou`` and/or ``mask_iou``, a number in [0, 1] or null to remove it;
+- ``thresholds``: ``index``, ``box_iou``, ``mask_iou``, ``oks`` or ``obb_iou``, a number in [0, 1] or
+  null to remove it;
 - ``case``: ``tags`` (a list, empty to remove) and/or ``max_extra`` (a whole number, or null to remove).
 
 Accepting a prediction and marking a case reviewed need the model and the file as a whole, so
@@ -28,7 +29,9 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from harness.casefile.edit import flow, flow_map, mask_entry, number, object_entry
 from harness.core.errors import HarnessError
 
-OBJECT_FIELDS = ("class", "box", "mask")  # what accepting a prediction replaces; thresholds and crowd stay
+# What accepting a prediction replaces (a pose model's keypoints, an obb model's corners too);
+# thresholds, crowd and a pose object's area stay.
+OBJECT_FIELDS = ("class", "box", "mask", "keypoints", "obb")
 
 
 class EditError(HarnessError):
@@ -92,8 +95,8 @@ def add_object(case: CommentedMap, obj: Mapping[str, Any]) -> str:
 
 
 def replace_object(case: CommentedMap, index: int, obj: Mapping[str, Any]) -> str:
-    """Give object ``index`` the class, box and mask of ``obj`` (case-file form); its own thresholds
-    and crowd flag stay, and a mask ``obj`` lacks is removed."""
+    """Give object ``index`` the class, box, mask, keypoints and oriented box of ``obj`` (case-file
+    form); its own thresholds and crowd flag stay, and what ``obj`` lacks of those is removed."""
     _, entry = _object(case, {"index": index})
     fresh = object_entry(obj)
     for key in OBJECT_FIELDS:
@@ -107,7 +110,7 @@ def replace_object(case: CommentedMap, index: int, obj: Mapping[str, Any]) -> st
 def _thresholds(case: CommentedMap, op: Mapping[str, Any]) -> str:
     index, entry = _object(case, op)
     changed = []
-    for key in ("box_iou", "mask_iou"):
+    for key in ("box_iou", "mask_iou", "oks", "obb_iou"):  # the last two: pose and obb objects'
         if key not in op:
             continue
         value = op[key]
@@ -117,7 +120,7 @@ def _thresholds(case: CommentedMap, op: Mapping[str, Any]) -> str:
             entry[key] = _number(value, key, low=0.0, high=1.0)
         changed.append(f"objects[{index}].{key}")
     if not changed:
-        raise EditError("a thresholds edit needs box_iou or mask_iou")
+        raise EditError("a thresholds edit needs box_iou, mask_iou, oks or obb_iou")
     return ", ".join(changed)
 
 
@@ -225,4 +228,6 @@ _EDITS = {
     "thresholds": _thresholds,
     "case": _case_fields,
 }
-_KNOWN = ", ".join([*_EDITS, "accept", "reviewed"])
+_KNOWN = ", ".join([*_EDITS, "keypoints", "obb", "accept", "reviewed"])  # the last four: workspace's
+# For the task-specific edits (task_edits.py): the same checks, the same one-line errors.
+object_at, valid_number, shown = _object, _number, _shown

@@ -28,6 +28,9 @@ def case_view(case: Case) -> dict[str, Any]:
         if case.recorded is None
         else {"model": case.recorded.model, "reviewed": case.recorded.reviewed},
         "objects": [_object(obj, height, width) for obj in case.objects],
+        "keypoints": None  # pose: the file's keypoint names, and the lines joining them
+        if case.keypoints is None
+        else {"names": list(case.keypoints.names), "skeleton": [list(pair) for pair in case.keypoints.skeleton]},
     }
 
 
@@ -40,6 +43,12 @@ def _object(obj: ExpectedObject, height: int, width: int) -> dict[str, Any]:
         "crowd": obj.crowd,
         "mask": None,
     }
+    if obj.keypoints is not None:
+        view["keypoints"] = [[float(x), float(y), int(v)] for x, y, v in obj.keypoints]
+        view["oks"] = obj.oks
+    if obj.obb is not None:
+        view["obb"] = _points(obj.obb)
+        view["obb_iou"] = obj.obb_iou
     mask = obj.mask
     if mask is not None and mask.polygons is not None:
         view["mask"] = {"kind": "polygon", "polygons": [_points(p) for p in mask.polygons], "trace_iou": None}
@@ -74,6 +83,10 @@ def verdict_view(verdict: CaseVerdict, model: Model) -> dict[str, Any]:
                 "confidence": result.confidence,
                 "problems": result.problems,
                 "crowd": result.expected.crowd,
+                "oks": result.oks,
+                "oks_threshold": result.expected.oks,
+                "obb_iou": result.obb_iou if result.check_obb else None,
+                "obb_threshold": result.expected.obb_iou,
             }
             for result in verdict.objects
         ],
@@ -95,6 +108,8 @@ def _prediction(verdict: CaseVerdict, j: int, matched: int | None) -> dict[str, 
         "polygons": _traced(predictions.masks[j]) if predictions.masks is not None else None,
         "matched": matched,
         "status": status,
+        "obb": _points(predictions.oriented_corners()[j]) if predictions.obb is not None else None,
+        "keypoints": None if predictions.keypoints is None else predictions.keypoints[j].round(2).tolist(),
     }
 
 

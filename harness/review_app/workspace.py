@@ -24,6 +24,7 @@ from harness.casefile.schema import BrokenCase, Case, CaseFile
 from harness.core.errors import CaseFileError, HarnessError
 from harness.core.paths import suite_key
 from harness.review_app.edits import EditError, add_object, apply_edit, replace_object
+from harness.review_app.task_edits import TASK_EDITS, apply_task_edit, check_fits_task
 from harness.review_app.views import case_view
 
 if TYPE_CHECKING:
@@ -184,6 +185,11 @@ class Workspace:
             return self._write(index, name, sha256, lambda: self._reviewed(index, [name], sha256))
         if kind == "accept":
             return self._accept(index, name, sha256, op)
+        if kind in TASK_EDITS:
+            _, case = self._case(index, name)
+            count = case.keypoints.count if isinstance(case, Case) and case.keypoints else None
+            check_fits_task(op, self._load(index).case_file.task, count)
+            return self._write(index, name, sha256, lambda: self._apply(index, name, [op], describe=apply_task_edit))
         return self._write(index, name, sha256, lambda: self._apply(index, name, [op]))
 
     def _apply(self, index: int, name: str, ops: Sequence[Mapping[str, Any]], describe=apply_edit) -> str:

@@ -276,13 +276,17 @@ function renderOverlay() {
   const labels = $("#layer-labels").checked;
   const predicted = element("g", { id: "predicted-layer", class: $("#layer-predicted").checked ? "" : "hidden-layer" }, svg);
   const verdict = state.verdict && !state.verdict.error ? state.verdict : null;
+  const skeleton = detail.keypoints ? detail.keypoints.skeleton : [];
   (verdict ? verdict.predictions : []).forEach((p, j) => {
     const selected = state.selected && state.selected.kind === "prediction" && state.selected.index === j;
     const group = element("g", { "data-prediction": j }, predicted);
     const cls = `predicted${p.status === "extra" ? " problem" : ""}${selected ? " selected" : ""}`;
     for (const polygon of p.polygons || []) element("polygon", { class: `mask ${cls}`, points: pointsText(polygon), "data-prediction": j }, group);
     const [x1, y1, x2, y2] = p.box;
-    element("rect", { class: `box ${cls}`, x: x1, y: y1, width: x2 - x1, height: y2 - y1, "data-prediction": j }, group);
+    if (!TaskEditors.drawOutline(group, p, cls, { "data-prediction": j })) {
+      element("rect", { class: `box ${cls}`, x: x1, y: y1, width: x2 - x1, height: y2 - y1, "data-prediction": j }, group);
+    }
+    TaskEditors.drawKeypoints(group, p.keypoints, skeleton, cls, unit);
     if (labels) label(group, `${p.matched === null ? "EXTRA " : `#${p.matched} `}${p.class} ${p.score.toFixed(2)}`, x1, y2 + 13 * unit, unit);
   });
   const expected = element("g", { id: "expected-layer", class: $("#layer-expected").checked ? "" : "hidden-layer" }, svg);
@@ -296,7 +300,10 @@ function renderOverlay() {
     const group = element("g", { "data-index": i }, expected);
     for (const polygon of obj.mask ? obj.mask.polygons : []) element("polygon", { class: `mask ${cls}`, points: pointsText(polygon), "data-index": i }, group);
     const [x1, y1, x2, y2] = obj.box;
-    element("rect", { class: `box ${cls}`, x: x1, y: y1, width: x2 - x1, height: y2 - y1, "data-index": i }, group);
+    if (!TaskEditors.drawOutline(group, obj, cls, { "data-index": i })) {
+      element("rect", { class: `box ${cls}`, x: x1, y: y1, width: x2 - x1, height: y2 - y1, "data-index": i }, group);
+    }
+    TaskEditors.drawKeypoints(group, obj.keypoints, skeleton, cls, unit);
     if (labels) label(group, objectLabel(i, obj, result), x1, y1 - 4 * unit, unit);
   }
   if (state.selected && state.selected.kind === "object" && detail.objects[state.selected.index]) handles(svg, state.selected.index, unit);
@@ -309,7 +316,8 @@ function objectLabel(i, obj, result) {
   let text = `#${i} ${obj.class}`;
   if (!result) return text;
   if (result.prediction === null) return result.crowd ? `${text} crowd` : `${text} MISSED`;
-  text += ` box ${result.box_iou.toFixed(2)}`;
+  if (result.box_iou !== null && result.obb_iou == null) text += ` box ${result.box_iou.toFixed(2)}`;
+  text += TaskEditors.labelText(result);
   if (result.check_mask) text += ` mask ${result.mask_iou.toFixed(2)}`;
   return result.problems.length ? `${text} LOW` : text;
 }
@@ -333,7 +341,8 @@ function handles(svg, index, unit) {
   }));
   const [x1, y1, x2, y2] = obj.box;
   const size = 9 * unit;
-  for (const [name, [ix, iy]] of Object.entries(BOX_HANDLES)) {
+  // An oriented box's bounds follow from its corners: it gets its own handles (task_editors.js).
+  for (const [name, [ix, iy]] of Object.entries(obj.obb ? {} : BOX_HANDLES)) {
     const x = ix === null ? (x1 + x2) / 2 : obj.box[ix];
     const y = iy === null ? (y1 + y2) / 2 : obj.box[iy];
     element("rect", { class: "handle", "data-handle": name, x: x - size / 2, y: y - size / 2, width: size, height: size, style: `cursor: ${name}-resize` }, group);
@@ -341,6 +350,7 @@ function handles(svg, index, unit) {
   polygons.forEach((polygon, p) => polygon.forEach(([x, y], k) => {
     element("circle", { class: "vertex", "data-polygon": p, "data-vertex": k, cx: x, cy: y, r: 4.5 * unit }, group);
   }));
+  TaskEditors.drawHandles(group, obj, state.detail.keypoints ? state.detail.keypoints.names : [], unit);
 }
 
 function renderDrawing(svg, unit) {
@@ -412,14 +422,15 @@ function renderVerdict() {
   if (verdict.skipped) panel.append(text("p", verdict.skipped, "note"));
   const table = document.createElement("table");
   table.id = "objects-table";
-  table.append(row("th", ["#", "class", "box IoU", "mask IoU", "conf", "verdict"]));
+  const [first, second] = TaskEditors.columns(detail.task); // OKS, oriented IoU for pose and obb
+  table.append(row("th", ["#", "class", first.title, second.title, "conf", "verdict"]));
   verdict.objects.forEach((result, i) => {
     const obj = detail.objects[i];
     const cells = [
       String(i),
       obj ? obj.class : "?",
-      iou(result.box_iou, result.box_threshold, true),
-      iou(result.mask_iou, result.mask_threshold, result.check_mask),
+      iou(...first.cell(result)),
+      iou(...second.cell(result)),
       result.confidence === null ? "-" : result.confidence.toFixed(2),
       result.crowd ? "crowd region" : result.problems.length ? `FAIL: ${result.problems.join(", ")}` : "ok",
     ];
@@ -516,8 +527,7 @@ function renderObjectPanel() {
     panel.append(text("p", note, obj.mask.kind === "polygon" ? "" : "note"));
   }
   const thresholds = div("row");
-  for (const name of ["box_iou", "mask_iou"]) {
-    if (name === "mask_iou" && !obj.mask) continue;
+  for (const name of TaskEditors.thresholdNames(obj)) {
     const input = document.createElement("input");
     input.type = "number";
     input.min = "0";
@@ -725,6 +735,8 @@ function onPointerDown(event) {
   } else if (state.tool === "polygon") {
     addPolygonPoint(point, target);
     return;
+  } else if (TaskEditors.grab(target)) {
+    startDrag(event, TaskEditors.grab(target));
   } else if (target.dataset.handle) {
     startDrag(event, { kind: "handle", handle: target.dataset.handle });
   } else if (target.dataset.vertex !== undefined) {
@@ -760,6 +772,7 @@ function startDrag(event, drag) {
     start: imagePoint(event),
     box: [...obj.box],
     polygons: obj.mask ? obj.mask.polygons.map((polygon) => polygon.map((p) => [...p])) : [],
+    original: TaskEditors.copy(obj), // keypoints and oriented box as they were
     moved: drag.moved || false,
   };
 }
@@ -779,6 +792,10 @@ function onPointerMove(event) {
   const dx = point[0] - drag.start[0];
   const dy = point[1] - drag.start[1];
   if (Math.abs(dx) + Math.abs(dy) > 0) drag.moved = true;
+  if (TaskEditors.move(drag, obj, point, dx, dy)) {
+    renderOverlay();
+    return;
+  }
   if (drag.kind === "handle") {
     const box = [...drag.box];
     const [ix, iy] = BOX_HANDLES[drag.handle];
@@ -815,6 +832,11 @@ function onPointerUp(event) {
   }
   const drag = state.drag;
   state.drag = null;
+  const taskEdit = drag && TaskEditors.finish(drag, currentObject(), state.selected.index);
+  if (taskEdit) {
+    edit(taskEdit);
+    return;
+  }
   if (!drag || !drag.moved) return;
   const obj = currentObject();
   const index = state.selected.index;
