@@ -32,6 +32,7 @@ from harness.robustness.parity_pairs import (
     assign_pairs,
     class_indices,
     confidence_penalty,
+    identical_agree,
     unmatched_rows,
 )
 from harness.robustness.pose_parity import pair_oks
@@ -112,7 +113,7 @@ def compare_predictions(
     use_masks = use_masks and a.masks is not None and b.masks is not None
     rows: list[ParityRow] = []
     for class_name, ia, ib in class_indices(a, b):
-        boxes = _box_iou(a.boxes[ia], b.boxes[ib])
+        boxes = identical_agree(box_iou(a.boxes[ia], b.boxes[ib]), a.boxes[ia], b.boxes[ib])
         masks = _mask_iou([a.masks[i] for i in ia], [b.masks[j] for j in ib]) if use_masks else None
         # Mask IoU decides where there are masks; the box term breaks ties.
         affinity = (boxes if masks is None else masks + 1e-3 * boxes) - confidence_penalty(a, b, ia, ib)
@@ -141,14 +142,6 @@ def _pair_problems(
     if oks is not None and not meets_minimum(oks, iou):
         problems.append("keypoint OKS low")
     return tuple(problems)
-
-
-def _box_iou(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
-    """Box IoU, where two identical boxes agree perfectly even when they have no area."""
-    out = box_iou(boxes_a, boxes_b)
-    if out.size:
-        out[np.all(boxes_a[:, None, :] == boxes_b[None, :, :], axis=2)] = 1.0
-    return out
 
 
 def _mask_iou(masks_a: list, masks_b: list) -> np.ndarray:

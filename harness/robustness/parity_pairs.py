@@ -47,6 +47,14 @@ class ParityRow:
         return abs(self.conf_a - self.conf_b)
 
 
+def identical_agree(ious: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``ious`` of rows ``a`` against rows ``b``, with 1 wherever two are identical: two models that agree
+    perfectly agree even on a box of no area (whose IoU is 0)."""
+    if ious.size:
+        ious[np.all(a[:, None, :] == b[None, :, :], axis=2)] = 1.0
+    return ious
+
+
 def class_indices(a: Predictions, b: Predictions) -> Iterator[tuple[str, list[int], list[int]]]:
     """Per class name (sorted), the indices of A's and of B's predictions of it."""
     for class_name in sorted(set(a.class_names) | set(b.class_names)):

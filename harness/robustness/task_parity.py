@@ -16,8 +16,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import numpy as np
-
 from harness.core.config import meets_minimum, within_tolerance
 from harness.core.oriented import oriented_iou
 from harness.core.text import table
@@ -28,6 +26,7 @@ from harness.robustness.parity_pairs import (
     assign_pairs,
     class_indices,
     confidence_penalty,
+    identical_agree,
     leftover_rows,
     unmatched_rows,
 )
@@ -41,7 +40,7 @@ def compare_oriented(
     corners_a, corners_b = a.oriented_corners(), b.oriented_corners()
     rows: list[ParityRow] = []
     for class_name, ia, ib in class_indices(a, b):
-        overlaps = _oriented_iou(corners_a[ia], corners_b[ib])
+        overlaps = identical_agree(oriented_iou(corners_a[ia], corners_b[ib]), corners_a[ia], corners_b[ib])
         matched = assign_pairs(overlaps - confidence_penalty(a, b, ia, ib), overlaps > 0)
         for r, c in sorted(matched.items()):
             overlap, conf_a, conf_b = float(overlaps[r, c]), float(a.scores[ia[r]]), float(b.scores[ib[c]])
@@ -54,14 +53,6 @@ def compare_oriented(
             rows.append(row)
         rows += unmatched_rows(class_name, a, b, ia, ib, matched, conf=conf, conf_threshold=conf_threshold)
     return tuple(rows)
-
-
-def _oriented_iou(corners_a: np.ndarray, corners_b: np.ndarray) -> np.ndarray:
-    """Polygon IoU, where two identical oriented boxes agree perfectly even when they have no area."""
-    out = oriented_iou(corners_a, corners_b)
-    if out.size:
-        out[np.all(corners_a[:, None, :] == corners_b[None, :, :], axis=2)] = 1.0
-    return out
 
 
 def compare_ranked(a: Predictions, b: Predictions, *, conf: float) -> tuple[ParityRow, ...]:
