@@ -46,25 +46,31 @@ def run_import(args: argparse.Namespace, out) -> int:
 
 
 def run_export(args: argparse.Namespace, out) -> int:
-    if args.format != "coco":
+    if args.format in ("dota", "folder"):
         return _export_folder(args, out)
     # Imported per subcommand: `vision-harness --help` stays free of numpy and the models.
     from harness.casefile.load import load_case_file
     from harness.golden.coco import write_coco
     from harness.golden.record import ModelInfo
 
-    target = args.out or args.case_file.with_suffix(".json")
     model = load_case_file(args.case_file, check_model=False).model
-    # The model's classes become the categories, in its order, where the model is at hand.
+    # The model's classes become the categories (class indices), in its order, where the model is at hand.
     names = ModelInfo.load(model, trust_pickles=args.trust_pickles).names if model and Path(model).is_file() else ()
+    if args.format == "yolo":
+        return _export_folder(args, out, names)
+    target = args.out or args.case_file.with_suffix(".json")
     count = write_coco(args.case_file, target, images=args.images, class_names=names)
     print(f"{display_path(target)}: {count} images exported from {display_path(args.case_file)}", file=out)
     return 0
 
 
-def _export_folder(args: argparse.Namespace, out) -> int:
-    """``export dota`` and ``export folder``: a folder of pictures and their labels."""
-    if args.format == "dota":
+def _export_folder(args: argparse.Namespace, out, names=()) -> int:
+    """``export dota``, ``folder`` and ``yolo``: a folder of pictures and their labels."""
+    if args.format == "yolo":
+        from harness.golden.yolo_export import write_yolo  # per format, as the readers
+
+        exported = write_yolo(args.case_file, args.out, split=args.split, symlink=args.symlink, class_names=names)
+    elif args.format == "dota":
         from harness.golden.dota_export import write_dota  # per format, as the readers
 
         exported = write_dota(args.case_file, args.out, symlink=args.symlink)
@@ -78,6 +84,8 @@ def _export_folder(args: argparse.Namespace, out) -> int:
     if exported.awaiting_review:
         names = ", ".join(exported.awaiting_review)
         print(f"left out, awaiting review (`vision-harness review {source}`): {names}", file=out)
+    if exported.crowd:  # Ultralytics' labels have no crowd flag
+        print(f"left out, crowd regions (YOLO labels have no crowd flag), of: {', '.join(exported.crowd)}", file=out)
     return 0
 
 
@@ -223,16 +231,18 @@ def add_import(commands) -> None:
 def add_export(commands) -> None:
     description = (
         "Write a case file's cases in the format that fits its task: COCO JSON (detect, segment, pose), DOTA "
-        "labels (obb) or an ImageFolder tree (classify), for an annotation tool, another evaluator or training. "
+        "labels (obb), an ImageFolder tree (classify) or an Ultralytics dataset (all but classify), for an annotation "
+        "tool, another evaluator or training. "
         "Each format imports back with `vision-harness import` of the same name."
     )
     example = (
         "examples:\n  vision-harness export coco cases/night.yaml --out night.json\n"
         "  vision-harness export dota cases/shapes-obb.yaml --out exported/dota\n"
-        "  vision-harness export folder cases/shapes-classify.yaml --out exported/tree"
+        "  vision-harness export folder cases/shapes-classify.yaml --out exported/tree\n"
+        "  vision-harness export yolo cases/shapes-seg.yaml --out exported/yolo"
     )
     exporting = command(
-        commands, "export", "a case file as COCO JSON, DOTA labels or an ImageFolder tree", description, example
+        commands, "export", "a case file as COCO JSON, DOTA, an ImageFolder tree or YOLO labels", description, example
     )
     formats = exporting.add_subparsers(dest="format", required=True, metavar="FORMAT")
     _add_coco_export(formats)
@@ -278,7 +288,18 @@ def _add_folder_exports(formats) -> None:
         "example:\n  vision-harness export folder cases/shapes-classify.yaml --out exported/tree --split val",
     )
     folder.add_argument("--split", default="", help="write the class folders under OUT/SPLIT (default: under OUT)")
-    for sub in (dota, folder):
+    yolo = command(
+        formats,
+        "yolo",
+        "an Ultralytics dataset (data.yaml, images/, labels/), for detect, segment, pose and obb case files",
+        "Write a case file as an Ultralytics YOLO dataset: OUT/data.yaml, OUT/images/SPLIT/NAME.png and "
+        "OUT/labels/SPLIT/NAME.txt (normalised label lines) for each case, NAME its case name. Crowd regions are "
+        "left out; RLE and PNG masks are refused. `import yolo OUT/data.yaml --split SPLIT` gives the cases back.",
+        "example:\n  vision-harness export yolo cases/shapes-pose.yaml --out exported/yolo --split val",
+    )
+    yolo.add_argument("--split", default="val", choices=("train", "val", "test"), help="default: val")
+    add_trust_option(yolo)
+    for sub in (dota, folder, yolo):
         sub.add_argument("case_file", type=Path, metavar="CASES.yaml")
         sub.add_argument("--out", type=Path, required=True, metavar="DIR", help="a new (or empty) folder")
         sub.add_argument("--symlink", action="store_true", help="link the pictures instead of copying them")

@@ -17,11 +17,13 @@ EXPORT_FORMATS = {
     "coco": (("detect", "segment", "pose"), "boxes, masks and keypoints"),
     "dota": (("obb",), "oriented boxes"),
     "folder": (("classify",), "one label an image"),
+    "yolo": (("detect", "segment", "pose", "obb"), "boxes, polygons, keypoints and oriented boxes"),
 }
 
 
 def format_for(task: str) -> str:
-    """The export format of a ``task`` case file (a file without ``task:`` is a detect or segment file)."""
+    """The export format of a ``task`` case file (a file without ``task:`` is a detect or segment file); the
+    first that writes it, so a refusal names the format written for that task alone."""
     return next(name for name, (tasks, _) in EXPORT_FORMATS.items() if task in tasks)
 
 
@@ -46,6 +48,7 @@ class Exported:
 
     cases: tuple[str, ...]
     awaiting_review: tuple[str, ...]
+    crowd: tuple[str, ...] = ()  # cases whose crowd regions were left out (a format without a crowd flag)
 
 
 def cases_to_export(case_file: Path, export_format: str) -> tuple[CaseFile, list[Case], list[str]]:
