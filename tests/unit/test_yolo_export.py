@@ -4,6 +4,7 @@ own label check reads every file; and each refusal is one line naming the case."
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 
@@ -253,3 +254,27 @@ def test_symlink_links_the_pictures_and_the_model_classes_set_the_indices(tmp_pa
     assert (tmp_path / "out" / "images" / "val" / "a.png").readlink() == (tmp_path / "image.png").resolve()
     assert (tmp_path / "out" / "labels" / "val" / "a.txt").read_text().startswith("1 ")  # square: the model's 1
     assert yaml.safe_load((tmp_path / "out" / "data.yaml").read_text())["names"] == dict(enumerate(CLASS_NAMES))
+
+
+def test_the_docs_export_example_runs_and_its_label_lines_are_what_it_writes(tmp_path, monkeypatch):
+    """docs/adding-cases.md's `vision-harness export yolo` line, run from the repository root into a temporary
+    folder, then its `import yolo` as a function; the page's label lines are scene-001's."""
+    text = (CASES.parent / "docs" / "adding-cases.md").read_text(encoding="utf-8")
+    (line,) = [line for line in text.splitlines() if line.startswith("vision-harness export yolo ")]
+    argv = [arg.replace("exported/", f"{tmp_path}/") for arg in shlex.split(line)[1:]]
+    monkeypatch.chdir(CASES.parent)  # the example's paths are the repository's
+    assert cli_main(argv) == 0
+    shown = text.split("```text\n0 ", 1)[1].split("```", 1)[0]
+    written = (tmp_path / "yolo" / "labels" / "val" / "scene-001.txt").read_text()
+    assert written.startswith("0 " + shown)
+    model = ModelInfo("shapes-detect.pt", "detect", CLASS_NAMES)
+    cases = read_yolo(tmp_path / "yolo" / "data.yaml", "val", model)
+    assert sorted(case.image.stem for case in cases) == sorted(by_name(CASES / "shapes-detect.yaml"))
+
+
+def test_export_help_lists_yolo(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli_main(["export", "--help"])
+    assert exit_.value.code == 0
+    lines = " ".join(capsys.readouterr().out.split())  # argparse wraps at the terminal's width
+    assert "yolo an Ultralytics dataset (data.yaml, images/, labels/), for detect, segment, pose and obb" in lines
