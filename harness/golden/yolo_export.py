@@ -50,7 +50,9 @@ def write_yolo(
         place_image(case.image, out / "images" / split / f"{case.name}{case.image.suffix}", symlink=symlink)
         (out / "labels" / split / f"{case.name}.txt").write_text(labels[case.name], encoding="utf-8")
     (out / "images" / split).mkdir(parents=True, exist_ok=True)  # a file of no cases still names its split
-    (out / "data.yaml").write_text(_data_yaml(case_file, loaded, split, names), encoding="utf-8")
+    counts = [len(o.keypoints) for c in cases for o in c.objects if o.keypoints is not None]
+    keypoints = loaded.keypoints.count if loaded.keypoints else max(counts, default=0)  # the block, else the objects'
+    (out / "data.yaml").write_text(_data_yaml(case_file, loaded, split, names, keypoints), encoding="utf-8")
     crowd = tuple(case.name for case in cases if any(o.crowd for o in case.objects))
     return Exported(tuple(labels), tuple(awaiting_review), crowd)
 
@@ -63,21 +65,22 @@ def _kind(loaded: CaseFile) -> str:
     return "segment" if has_mask else "detect"
 
 
-def _data_yaml(case_file: Path, loaded: CaseFile, split: str, names: list[str]) -> str:
+def _data_yaml(case_file: Path, loaded: CaseFile, split: str, names: list[str], keypoints: int) -> str:
     """data.yaml: no ``path:``, so Ultralytics and ``import yolo`` both read the splits from its own folder
     (Ultralytics takes a relative ``path`` from the working directory); train and val are keys Ultralytics
     requires, so the split not exported is there, empty."""
     data: dict = {key: None for key in ("train", "val")} | {split: f"images/{split}"}
     data["names"] = dict(enumerate(names))
     spec = loaded.keypoints
+    if loaded.task == "pose" and keypoints:
+        data["kpt_shape"] = [keypoints, 3]  # x y v: the visibility travels
     if loaded.task == "pose" and spec is not None:
-        data["kpt_shape"] = [spec.count, 3]  # x y v: the visibility travels
         if spec.flip_idx is not None:
             data["flip_idx"] = list(spec.flip_idx)
         data["kpt_names"] = {i: list(spec.names) for i in range(len(names))}  # Ultralytics keeps names per class
     header = (
         f"# Exported by vision-harness from {case_file.name} (task {_kind(loaded)}): a person's annotations.\n"
-        "# train and val are both required by Ultralytics; the empty one is for you to point at your own images.\n"
+        "# Ultralytics requires both train and val: an empty one is for you to point at your own images.\n"
     )
     return header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 

@@ -278,3 +278,13 @@ def test_export_help_lists_yolo(capsys):
     assert exit_.value.code == 0
     lines = " ".join(capsys.readouterr().out.split())  # argparse wraps at the terminal's width
     assert "yolo an Ultralytics dataset (data.yaml, images/, labels/), for detect, segment, pose and obb" in lines
+
+
+def test_a_pose_file_without_a_keypoints_block_comes_back_with_every_visibility(tmp_path):
+    """kpt_shape then comes from the objects' keypoints; v 1 (occluded) and an unlabelled 0 0 0 travel too."""
+    arrow = "{class: arrow, box: [1, 1, 9, 9], keypoints: [[2, 2, 2], [5.25, 6.5, 1], [0, 0, 0]]}"
+    case_file = write_suite(tmp_path, "pose", one_object(arrow))
+    back = yolo_round_trip(case_file, tmp_path, "pose", POSE_CLASS_NAMES)
+    assert yaml.safe_load((tmp_path / "yolo" / "data.yaml").read_text())["kpt_shape"] == [3, 3]
+    assert back["a"].objects[0].keypoints == ((2, 2, 2), (5.25, 6.5, 1), (0, 0, 0))
+    assert back["a"].objects[0].box == (1, 1, 9, 9)
