@@ -288,3 +288,13 @@ def test_a_pose_file_without_a_keypoints_block_comes_back_with_every_visibility(
     assert yaml.safe_load((tmp_path / "yolo" / "data.yaml").read_text())["kpt_shape"] == [3, 3]
     assert back["a"].objects[0].keypoints == ((2, 2, 2), (5.25, 6.5, 1), (0, 0, 0))
     assert back["a"].objects[0].box == (1, 1, 9, 9)
+
+
+def test_a_crowd_region_given_as_rle_is_left_out_not_refused(tmp_path):
+    """COCO's crowd regions are RLE: left out first, they do not stop a segment file's export."""
+    crowd = "{class: c, box: [0, 0, 96, 64], crowd: true, mask: {rle: {size: [64, 96], counts: [6144]}}}"
+    square = f"{{class: c, box: [10, 10, 30, 20], mask: {SQUARE}}}"
+    exported = write_yolo(write_suite(tmp_path, "segment", one_object(f"{square}, {crowd}")), tmp_path / "out")
+    assert exported.crowd == ("a",)
+    label = (tmp_path / "out" / "labels" / "val" / "a.txt").read_text()
+    assert label == "0 0.1041666667 0.15625 0.3125 0.15625 0.3125 0.3125 0.1041666667 0.3125\n"
