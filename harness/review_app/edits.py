@@ -228,6 +228,6 @@ _EDITS = {
     "thresholds": _thresholds,
     "case": _case_fields,
 }
-_KNOWN = ", ".join([*_EDITS, "keypoints", "obb", "accept", "reviewed"])  # the last four: workspace's
+_KNOWN = ", ".join([*_EDITS, "keypoints", "obb", "move", "accept", "reviewed"])  # the last five: workspace's
 # For the task-specific edits (task_edits.py): the same checks, the same one-line errors.
-object_at, valid_number, shown = _object, _number, _shown
+object_at, valid_number, shown, polygons_of = _object, _number, _shown, _polygons

@@ -4,7 +4,11 @@ written back in the case file's own form, on one line, touching no other key:
 - ``keypoints``: ``index``, ``keypoints`` ``[[x, y, v], ...]`` (v: 2 visible, 1 occluded, 0 not
   labelled), as many as the file's ``keypoints:`` block names;
 - ``obb``: ``index``, ``obb`` four corners ``[[x, y], ...]`` in order around the box (an object
-  written ``{xywhr: [...]}`` is rewritten as its corners).
+  written ``{xywhr: [...]}`` is rewritten as its corners);
+- ``move``: ``index``, ``dx``, ``dy``: a pose object's box and every keypoint (``v: 0`` too) moved
+  by that offset, written together (one undo restores both); ``polygons``, if given, become its
+  mask (the page sends a polygon mask moved by the same offset). A labelled keypoint or the box
+  moved out of the image is refused by the loader, as for any edit.
 
 ``check_fits_task`` refuses, before anything is read or written, an edit the file's task has no
 place for (keypoints in a detect file, a wrong keypoint count), with one line the page shows.
@@ -17,11 +21,11 @@ from typing import Any
 
 from ruamel.yaml.comments import CommentedMap
 
-from harness.casefile.edit import flow, keypoints_entry, number
-from harness.review_app.edits import EditError, object_at, shown, valid_number
+from harness.casefile.edit import flow, keypoints_entry, mask_entry, number
+from harness.review_app.edits import EditError, object_at, polygons_of, shown, valid_number
 
-TASK_EDITS = ("keypoints", "obb")
-_NEEDS = {"keypoints": "pose", "obb": "obb"}
+TASK_EDITS = ("keypoints", "obb", "move")
+_NEEDS = {"keypoints": "pose", "obb": "obb", "move": "pose"}
 
 
 def check_fits_task(op: Mapping[str, Any], task: str | None, keypoint_count: int | None) -> None:
@@ -37,13 +41,33 @@ def check_fits_task(op: Mapping[str, Any], task: str | None, keypoint_count: int
 
 
 def apply_task_edit(case: CommentedMap, op: Mapping[str, Any]) -> str:
-    """Apply a ``keypoints`` or ``obb`` edit to the case entry; returns what changed."""
+    """Apply a ``keypoints``, ``obb`` or ``move`` edit to the case entry; returns what changed."""
     index, entry = object_at(case, op)
+    if op.get("op") == "move":
+        return _move(index, entry, op)
     if op.get("op") == "keypoints":
         entry["keypoints"] = keypoints_entry(_keypoints(op.get("keypoints")))
         return f"objects[{index}].keypoints"
     entry["obb"] = flow(flow(number(v) for v in point) for point in _corners(op.get("obb")))
     return f"objects[{index}].obb"
+
+
+def _move(index: int, entry: CommentedMap, op: Mapping[str, Any]) -> str:
+    """Box and keypoints by the same offset, each coordinate rounded as the file rounds (0.01 px)."""
+    dx, dy = valid_number(op.get("dx"), "move.dx"), valid_number(op.get("dy"), "move.dy")
+    box, keypoints = entry.get("box"), entry.get("keypoints")
+    if not isinstance(box, list) or len(box) != 4 or not isinstance(keypoints, list):
+        raise EditError(f"objects[{index}]: a move needs an object with box and keypoints; this one lacks them")
+    box = [valid_number(v, "box") for v in box]
+    moved = _keypoints(keypoints)
+    entry["box"] = flow(number(v + (dy if k % 2 else dx)) for k, v in enumerate(box))
+    entry["keypoints"] = keypoints_entry((x + dx, y + dy, v) for x, y, v in moved)
+    changed = ["box", "keypoints"]
+    if "polygons" in op:
+        polygons = polygons_of(op["polygons"])
+        entry["mask"] = mask_entry(polygons[0] if len(polygons) == 1 else polygons)
+        changed.append("mask")
+    return ", ".join(f"objects[{index}].{name}" for name in changed)
 
 
 def _keypoints(value: Any) -> list[tuple[float, float, int]]:

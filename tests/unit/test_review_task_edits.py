@@ -199,3 +199,62 @@ def test_oks_and_obb_iou_are_per_object_thresholds_the_panel_edits(tmp_path):
     result = workspace.edit(0, "arrows", sha(workspace), {"op": "thresholds", "index": 1, "oks": 0.8})
     assert result["case"]["objects"][1]["oks"] == 0.8
     assert path.read_text().endswith("[63.5, 180.39, 2]]\n        oks: 0.8\n")
+
+
+def test_a_move_writes_box_and_keypoints_by_the_same_offset_and_one_undo_restores_both(tmp_path):
+    """A keypoint not labelled (v 0) moves too, even off the image (the loader takes any position
+    for it); coordinates are rounded to 0.01 px as the file writes them; comments stay."""
+    text = POSE.replace("[44.94, 183.99, 2], [63.5", "[0, 0, 0], [63.5")
+    path, workspace = project(tmp_path, "pose", text, "pose-golden-001")
+    before = path.read_bytes()
+    result = workspace.edit(0, "arrows", sha(workspace), {"op": "move", "index": 1, "dx": -6.5, "dy": 3.333})
+    assert result["what"] == "objects[1].box, objects[1].keypoints"
+    assert path.read_text() == text.replace("box: [46, 163, 89, 202]", "box: [39.5, 166.33, 82.5, 205.33]").replace(
+        "[[89.97, 202.41, 2], [63.65, 161.49, 2], [0, 0, 0], [63.5, 180.39, 2]]",
+        "[[83.47, 205.74, 2], [57.15, 164.82, 2], [-6.5, 3.33, 0], [57, 183.72, 2]]",
+    )
+    assert result["case"]["objects"][1]["box"] == [39.5, 166.33, 82.5, 205.33]
+    workspace.undo()
+    assert path.read_bytes() == before
+
+
+def test_a_move_writes_the_polygon_mask_the_page_moved_with_it(tmp_path):
+    path, workspace = project(tmp_path, "pose", POSE, "pose-golden-001")
+    polygon = [[56, 173], [79, 173], [79, 192.5]]
+    op = {"op": "move", "index": 1, "dx": 10, "dy": 10, "polygons": [polygon]}
+    result = workspace.edit(0, "arrows", sha(workspace), op)
+    assert result["what"] == "objects[1].box, objects[1].keypoints, objects[1].mask"
+    assert path.read_text() == POSE.replace("box: [46, 163, 89, 202]", "box: [56, 173, 99, 212]").replace(
+        "[[89.97, 202.41, 2], [63.65, 161.49, 2], [44.94, 183.99, 2], [63.5, 180.39, 2]]",
+        "[[99.97, 212.41, 2], [73.65, 171.49, 2], [54.94, 193.99, 2], [73.5, 190.39, 2]]\n"
+        "        mask: [[56, 173], [79, 173], [79, 192.5]]",
+    )
+
+
+MOVES_REFUSED = [
+    ({"op": "move", "index": 1, "dx": -50, "dy": 0}, r"objects\[1\]\.box.*not written, the case would not load"),
+    ({"op": "move", "index": 1, "dx": "3", "dy": 0}, r"^move\.dx: expected a finite number, got '3'$"),
+    ({"op": "move", "index": 7, "dx": 1, "dy": 0}, r"^objects\[7\]: no such object \(the case has 2\)"),
+]
+
+
+@pytest.mark.parametrize(("op", "message"), MOVES_REFUSED)
+def test_a_move_out_of_the_image_or_malformed_is_one_line_and_writes_nothing(tmp_path, op, message):
+    path, workspace = project(tmp_path, "pose", POSE, "pose-golden-001")
+    with pytest.raises((EditError, CaseFileError), match=message) as caught:
+        workspace.edit(0, "arrows", sha(workspace), op)
+    assert "\n" not in str(caught.value)
+    assert path.read_text() == POSE
+
+
+def test_a_move_is_refused_in_an_obb_file_and_for_an_object_without_keypoints(tmp_path):
+    path, workspace = project(tmp_path, "obb", OBB, "obb-golden-001")
+    with pytest.raises(EditError, match=r"^move: the file's task is obb; only a `task: pose` file has move$"):
+        workspace.edit(0, "boxes", sha(workspace), {"op": "move", "index": 0, "dx": 1, "dy": 1})
+    line = "        keypoints: [[89.97, 202.41, 2], [63.65, 161.49, 2], [44.94, 183.99, 2], [63.5, 180.39, 2]]\n"
+    assert line in POSE
+    text = POSE.replace(line, "")
+    path, workspace = project(tmp_path, "pose", text, "pose-golden-001")
+    with pytest.raises(EditError, match=r"^objects\[1\]: a move needs an object with box and keypoints"):
+        workspace.edit(0, "arrows", sha(workspace), {"op": "move", "index": 1, "dx": 1, "dy": 1})
+    assert path.read_text() == text
