@@ -1,6 +1,7 @@
 """The review app's keypoint and oriented-box editors in a real headless Chromium, with the real
-mouse: a case of the shipped pose and obb suites, a keypoint dragged and its visibility clicked, an
-oriented box moved, resized and turned, each written to the file on that object's one line.
+mouse: a case of the shipped pose and obb suites, a keypoint dragged and its visibility clicked, a
+pose object's box moved with its keypoints, an oriented box moved, resized and turned, each written
+to the file on that object's lines.
 
 The docs' screenshot of the editors (docs/review-tasks.png) is taken here with SCREENSHOTS=1.
 """
@@ -74,7 +75,53 @@ def test_a_keypoint_is_dragged_and_its_visibility_clicked(browser, tmp_path):
         assert app.message() == "keypoints: 1 given, but the file's keypoints: block has 4"
         assert app.page.locator("#message.error").is_visible()
         assert path.read_text() == after_drag
+        drag_the_box_with_its_keypoints(app, path, after_drag)
         app.close()
+
+
+# The image point inside object 1's box where a press lands on the box itself (not a keypoint, a bone
+# or a label), the farthest such point from its keypoints on a grid.
+INSIDE = """(box) => {
+  const svg = document.querySelector('#overlay'); const p = svg.createSVGPoint(); let best = null;
+  for (let i = 1; i < 10; i++) for (let j = 1; j < 10; j++) {
+    p.x = box[0] + (box[2] - box[0]) * i / 10; p.y = box[1] + (box[3] - box[1]) * j / 10;
+    const q = p.matrixTransform(svg.getScreenCTM());
+    if (document.elementFromPoint(q.x, q.y)?.dataset.index !== '1') continue;
+    const gap = Math.min(...state.detail.objects[1].keypoints.map(([x, y]) => Math.hypot(x - p.x, y - p.y)));
+    if (!best || gap > best[2]) best = [p.x, p.y, gap];
+  }
+  return best;
+}"""
+
+
+def drag_the_box_with_its_keypoints(app: App, path, before: str) -> None:
+    """A whole-box move of a pose object: box and every keypoint by one offset, one edit, one undo."""
+    box = app.object(1)["box"]
+    x, y, _ = app.page.evaluate(INSIDE, box)
+    app.drag(app.screen(x, y), app.screen(x + 7, y - 5))
+    assert app.message().endswith("arrows-001: objects[1].box, objects[1].keypoints")
+    old, new = changed(before, path.read_text())
+    assert len(old) == 2 and new[0].strip().startswith("box: [") and new[1].strip().startswith("keypoints: [[")
+    was_box, was_points = (numbers(before.splitlines()[n - 1]) for n in old)
+    now_box, now_points = numbers(new[0]), numbers(new[1])
+    dx, dy = now_box[0] - was_box[0], now_box[1] - was_box[1]
+    assert (dx, dy) == pytest.approx((7, -5), abs=0.6)
+    assert now_box == pytest.approx([v + (dy if k % 2 else dx) for k, v in enumerate(was_box)], abs=0.011)
+    assert len(now_points) == len(was_points) == 12
+    for k in range(0, 12, 3):
+        assert now_points[k : k + 2] == pytest.approx([was_points[k] + dx, was_points[k + 1] + dy], abs=0.011)
+        assert now_points[k + 2] == was_points[k + 2]
+    app.press("Control+z")
+    assert path.read_text() == before
+
+    # Dragged far left: the move is held where its leftmost point, a labelled keypoint, meets x 0.
+    leftmost = min(min(was_box[0], was_box[2]), *(was_points[k] for k in range(0, 12, 3) if was_points[k + 2]))
+    app.drag(app.screen(x, y), app.screen(x - leftmost - 30, y))
+    now_box, now_points = (numbers(line) for line in changed(before, path.read_text())[1])
+    assert now_box == pytest.approx([was_box[0] - leftmost, was_box[1], was_box[2] - leftmost, was_box[3]], abs=0.011)
+    assert min(now_points[k] for k in range(0, 12, 3)) == 0
+    app.press("Control+z")
+    assert path.read_text() == before
 
 
 def shot_of(app: App, index: int) -> None:

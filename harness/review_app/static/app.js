@@ -792,7 +792,7 @@ function onPointerMove(event) {
   const dx = point[0] - drag.start[0];
   const dy = point[1] - drag.start[1];
   if (Math.abs(dx) + Math.abs(dy) > 0) drag.moved = true;
-  if (TaskEditors.move(drag, obj, point, dx, dy)) {
+  if (TaskEditors.move(drag, obj, point, dx, dy, state.detail.size)) {
     renderOverlay();
     return;
   }

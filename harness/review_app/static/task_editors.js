@@ -6,6 +6,8 @@
 // not labelled, v 0, becomes visible, v 2), click one to cycle its visibility 2 -> 1 -> 0 -> 2.
 // Oriented box: drag inside to move it, drag a corner to resize it (the opposite corner and the angle
 // stay: it stays a rectangle), drag the round handle beyond its first edge to turn it about its centre.
+// Pose object: dragging inside its box moves the box and every keypoint by one offset ({op: "move",
+// index, dx, dy}), the offset held so the box and its labelled keypoints stay in the image.
 "use strict";
 
 const TaskEditors = (() => {
@@ -87,8 +89,12 @@ const TaskEditors = (() => {
   });
 
   // Follow the pointer (image pixels); true when the drag was one of these editors'.
-  function move(drag, obj, point, dx, dy) {
+  function move(drag, obj, point, dx, dy, size) {
     const start = drag.original;
+    if (drag.kind === "move" && obj.keypoints && !obj.obb) {
+      moveWithKeypoints(drag, obj, dx, dy, size);
+      return true;
+    }
     if (drag.kind === "keypoint") {
       const [, , v] = start.keypoints[drag.keypoint];
       obj.keypoints[drag.keypoint] = [point[0], point[1], v === 0 ? 2 : v];
@@ -104,6 +110,24 @@ const TaskEditors = (() => {
     }
     obj.box = bounds(obj.obb || null) || obj.box;
     return true;
+  }
+
+  // Box, keypoints (v 0 too) and a polygon mask by one offset, held so that the box, the labelled
+  // keypoints and the polygons stay inside the image (a v 0 keypoint may be anywhere).
+  function moveWithKeypoints(drag, obj, dx, dy, [width, height]) {
+    const labelled = drag.original.keypoints.filter((p) => p[2] !== 0);
+    const points = [drag.box.slice(0, 2), drag.box.slice(2), ...labelled, ...drag.polygons.flat()];
+    const held = (d, a, limit) => {
+      const values = points.map((p) => p[a]);
+      return round2(Math.min(limit - Math.max(...values), Math.max(-Math.min(...values), d)));
+    };
+    const [mx, my] = [held(dx, 0, width), held(dy, 1, height)];
+    drag.offset = [mx, my];
+    obj.box = drag.box.map((v, k) => round2(v + (k % 2 ? my : mx)));
+    obj.keypoints = drag.original.keypoints.map(([x, y, v]) => [round2(x + mx), round2(y + my), v]);
+    if (obj.mask && obj.mask.kind === "polygon") {
+      obj.mask.polygons = drag.polygons.map((polygon) => polygon.map(([x, y]) => [round2(x + mx), round2(y + my)]));
+    }
   }
 
   // The dragged corner at the pointer, projected on the box's axes; the opposite corner stays.
@@ -141,6 +165,12 @@ const TaskEditors = (() => {
   // The edit to send when the pointer is released, or null where app.js's own edits apply. A keypoint
   // clicked without moving changes its visibility.
   function finish(drag, obj, index) {
+    if (drag.offset) {
+      if (!drag.moved) return null;
+      const op = { op: "move", index, dx: drag.offset[0], dy: drag.offset[1] };
+      if (obj.mask && obj.mask.kind === "polygon") op.polygons = obj.mask.polygons;
+      return op;
+    }
     if (drag.kind === "keypoint" && !drag.moved) {
       const k = drag.keypoint;
       obj.keypoints[k] = [obj.keypoints[k][0], obj.keypoints[k][1], NEXT_V[obj.keypoints[k][2]]];
