@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from export_helpers import CASE_NAMES, IMPORT_ROUNDING, by_name, plain_picture, stand_in
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from harness.casefile.load import load_case_file
 from harness.cli.app import main as cli_main
 from harness.core.errors import HarnessError
 from harness.core.oriented import xywhr_to_corners
@@ -23,26 +23,12 @@ from harness.golden.dota import read_dota
 from harness.golden.dota_export import write_dota
 from harness.golden.image_folder import read_image_folder
 from harness.golden.image_folder_export import write_image_folder
-from harness.golden.record import ModelInfo, add_cases
+from harness.golden.record import add_cases
 
 from conftest import CASES, FIXTURES
 
 sys.path.insert(0, str(FIXTURES))
 from oriented_shapes import CLASSIFY_CLASS_NAMES, OBB_CLASS_NAMES
-
-# Import keeps 0.01 px (harness.casefile.edit.number), as every case file: a corner off a hundredth
-# comes back rounded to the nearest one, at most half a hundredth away (plus float noise).
-IMPORT_ROUNDING = 0.005 + 1e-9
-
-
-def stand_in(folder: Path, task: str, names: tuple[str, ...]) -> ModelInfo:
-    model_file = folder / f"{task}.pt"
-    model_file.write_bytes(b"stand-in")  # add_cases names it; nothing loads it
-    return ModelInfo(str(model_file), task, names)
-
-
-def by_name(case_file: Path) -> dict:
-    return {case.name: case for case in load_case_file(case_file, check_model=False).cases}
 
 
 def dota_round_trip(case_file: Path, folder: Path) -> dict:
@@ -108,17 +94,14 @@ def oriented_object(draw) -> dict:
     return obj
 
 
-names = st.from_regex(r"[A-Za-z0-9]([A-Za-z0-9_.\-]{0,8}[A-Za-z0-9])?", fullmatch=True)
 oriented_cases = st.lists(
-    st.tuples(names, st.lists(oriented_object(), max_size=4)), min_size=1, max_size=3, unique_by=lambda c: c[0]
+    st.tuples(CASE_NAMES, st.lists(oriented_object(), max_size=4)), min_size=1, max_size=3, unique_by=lambda c: c[0]
 )
 
 
 @pytest.fixture(scope="module")
 def picture(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("pictures") / "scene.png"
-    Image.new("RGB", (WIDTH, HEIGHT), (90, 120, 150)).save(path)
-    return path
+    return plain_picture(tmp_path_factory.mktemp("pictures"), WIDTH, HEIGHT)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from export_helpers import CASE_NAMES, IMPORT_ROUNDING, by_name, plain_picture, stand_in
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -31,9 +32,6 @@ from pose_shapes import POSE_CLASS_NAMES
 
 from shapes import CLASS_NAMES
 
-# Import keeps 0.01 px (harness.casefile.edit.number): a coordinate off a hundredth comes back rounded
-# to the nearest one, at most half a hundredth away (plus float noise).
-IMPORT_ROUNDING = 0.005 + 1e-9
 SUITES = {
     "shapes-detect.yaml": ("detect", CLASS_NAMES),
     "shapes-seg.yaml": ("segment", CLASS_NAMES),
@@ -42,16 +40,10 @@ SUITES = {
 }
 
 
-def by_name(case_file: Path) -> dict:
-    return {case.name: case for case in load_case_file(case_file, check_model=False).cases}
-
-
 def yolo_round_trip(case_file: Path, folder: Path, task: str, names: tuple[str, ...], split: str = "val") -> dict:
     """Export ``case_file`` to a YOLO dataset under ``folder``, import it back as the CLI does, and load it."""
     write_yolo(case_file, folder / "yolo", split=split, class_names=names)
-    model_file = folder / f"{task}.pt"
-    model_file.write_bytes(b"stand-in")  # add_cases names it; nothing loads it
-    model = ModelInfo(str(model_file), task, names)
+    model = stand_in(folder, task, names)
     data = folder / "yolo" / "data.yaml"
     keypoints = keypoint_block(data, "yolo") if task == "pose" else None
     cases = read_yolo(data, split, model)
@@ -129,17 +121,14 @@ def box_object(draw) -> dict:
     return obj
 
 
-names = st.from_regex(r"[A-Za-z0-9]([A-Za-z0-9_.\-]{0,8}[A-Za-z0-9])?", fullmatch=True)
 box_cases = st.lists(
-    st.tuples(names, st.lists(box_object(), max_size=4)), min_size=1, max_size=3, unique_by=lambda c: c[0]
+    st.tuples(CASE_NAMES, st.lists(box_object(), max_size=4)), min_size=1, max_size=3, unique_by=lambda c: c[0]
 )
 
 
 @pytest.fixture(scope="module")
 def picture(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("pictures") / "scene.png"
-    Image.new("RGB", (WIDTH, HEIGHT), (90, 120, 150)).save(path)
-    return path
+    return plain_picture(tmp_path_factory.mktemp("pictures"), WIDTH, HEIGHT)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
