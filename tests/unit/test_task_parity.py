@@ -150,9 +150,17 @@ def test_any_set_of_oriented_boxes_is_at_parity_with_itself_shuffled(drawn):
     rows = compare_oriented(a, b, iou=IOU, conf=CONF, conf_threshold=THRESHOLD)
     assert not [row for row in rows if row.problems], rows
     assert len(rows) == len(items)
-    for row in rows:  # each box paired with its copy (or a twin: the same box and score)
+    for row in rows:  # each box paired with its copy, or a twin: the same corners and score
         assert row.obb_iou == 1.0 and row.conf_a == row.conf_b
-        assert a.obb[row.a].tolist() == b.obb[row.b].tolist()
+        assert corner_set(a.obb[row.a]) == corner_set(b.obb[row.b])
+
+
+def corner_set(xywhr: np.ndarray) -> set[tuple[float, float]]:
+    """A box's four corners, in any order, to a millionth of a pixel: its twins are the same box, such
+    as one turned 90 degrees with its sides swapped, or one turned by 4e-161 degrees (hypothesis drew
+    that: its parameters differ, its corners do not)."""
+    corners = xywhr_to_corners(xywhr.reshape(1, 5))[0].reshape(4, 2)
+    return {(round(float(x), 6) + 0.0, round(float(y), 6) + 0.0) for x, y in corners}  # + 0.0: -0.0 is 0.0
 
 
 # --- classify ------------------------------------------------------------------------------------
